@@ -1,0 +1,104 @@
+"""Small shared helpers: devices, atomic outputs, progress bars and array conversion."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from motifscope.errors import InputError
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Turn a config device string into a ``torch.device``.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device or None, default "auto"
+        ``"auto"`` (or None) picks CUDA when available, else CPU. Asking for CUDA on a
+        machine without it is an error, never a silent fallback to the CPU.
+
+    Returns
+    -------
+    torch.device
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(
+            f"device '{device}' was requested but CUDA is not available on this machine; "
+            "set `device: auto` or `device: cpu` in the config, or run on a GPU node"
+        )
+    return dev
+
+
+def as_tensor(X, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Return ``X`` (numpy array or tensor) as a torch tensor without copying when possible."""
+    if isinstance(X, torch.Tensor):
+        return X if dtype is None else X.to(dtype)
+    t = torch.from_numpy(np.ascontiguousarray(X))
+    return t if dtype is None else t.to(dtype)
+
+
+def as_numpy(X) -> np.ndarray:
+    """Return ``X`` (tensor or array-like) as a numpy array on the CPU."""
+    if isinstance(X, torch.Tensor):
+        return X.detach().cpu().numpy()
+    return np.asarray(X)
+
+
+def progress(iterable: Iterable | None = None, total: int | None = None, desc: str = "",
+             unit: str = "it", verbose: bool | None = None):
+    """A tqdm progress bar on stderr.
+
+    Bars are shown when ``verbose`` is True, or when it is None and either stderr is a
+    terminal or the environment variable ``MOTIFSCOPE_PROGRESS=1`` is set (the workflow
+    scripts set it so that rule logs show progress).
+    """
+    from tqdm.auto import tqdm
+
+    if verbose is None:
+        verbose = os.environ.get("MOTIFSCOPE_PROGRESS") == "1" or sys.stderr.isatty()
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not verbose,
+                file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
+
+    A failed writer leaves neither a partial ``path`` nor the temporary file behind.
+
+    Examples
+    --------
+    >>> with atomic_path("out.tsv") as tmp:          # doctest: +SKIP
+    ...     df.to_csv(tmp, sep="\\t")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def seed_everything(random_state: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) and ask torch for deterministic kernels."""
+    import random
+
+    random.seed(random_state)
+    np.random.seed(random_state)
+    torch.manual_seed(random_state)
+    torch.use_deterministic_algorithms(True, warn_only=True)
