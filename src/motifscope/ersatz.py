@@ -1,0 +1,316 @@
+"""Sequence edits for in-silico experiments: substitutions, insertions, deletions and shuffles.
+
+Every function takes one-hot batches ``(N, 4, L)`` as torch tensors or numpy arrays (rows
+A, C, G, T; N is an all-zero column) and returns the same kind of object with the same dtype
+and on the same device. A plain DNA string is accepted too and a string comes back (a list of
+``n`` strings for the random operations). Coordinates are 0-based half-open.
+
+Random operations (``randomize``, ``shuffle``, ``dinucleotide_shuffle``) return
+``(N, n, 4, L)``: ``n`` edited copies of every sequence. Their ``end`` follows tangermeme:
+a negative ``end`` counts from one past the last position, so the default ``end=-1`` means L.
+
+``dinucleotide_shuffle`` is counter-based: shuffle ``j`` of example ``i`` is a pure function
+of ``(random_state, example_ids[i], j)``, computed with integer hashing in torch, so it does
+not depend on the batch, on ``n`` beyond ``j``, or on the device (CPU and CUDA agree).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from motifscope.errors import InputError
+from motifscope.sequence import characters, one_hot_encode
+from motifscope.sequence import reverse_complement as reverse_complement  # re-export
+
+__all__ = [
+    "substitute",
+    "multisubstitute",
+    "insert",
+    "delete",
+    "randomize",
+    "shuffle",
+    "dinucleotide_shuffle",
+    "reverse_complement",
+]
+
+# Rows of (N, n, S) work arrays per chunk in dinucleotide_shuffle: bounds memory to a few
+# hundred MB whatever N is; results do not depend on it (shuffles are counter-based).
+_MAX_CHUNK_ELEMENTS = 1 << 23
+
+
+# --------------------------------------------------------------------------------------
+# input / output plumbing
+# --------------------------------------------------------------------------------------
+
+
+def _as_batch(X, name: str = "X"):
+    """Return ``(tensor (N, 4, L), restore)`` where ``restore`` maps a tensor result back.
+
+    ``restore(Y, random=False)`` turns an (N, 4, L') or (N, n, 4, L') tensor back into the
+    caller's kind: a tensor, a numpy array, or for a string input a string (or a list of
+    ``n`` strings for random operations).
+    """
+    if isinstance(X, str):
+        tensor = torch.from_numpy(one_hot_encode(X))[None]
+
+        def restore(Y, random=False):
+            if random:
+                return [characters(y) for y in Y[0]]
+            return characters(Y[0])
+
+        return tensor, restore
+    if isinstance(X, torch.Tensor):
+        tensor = X
+
+        def restore(Y, random=False):
+            return Y
+    else:
+        array = np.asarray(X)
+        if array.dtype == object:
+            raise InputError(f"{name} must be a DNA string or an (N, 4, L) one-hot array; "
+                             "for several strings use motifscope.sequence.one_hot_encode_batch")
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+
+        def restore(Y, random=False):
+            return Y.numpy()
+    if tensor.ndim != 3 or tensor.shape[1] != 4:
+        raise InputError(f"{name} must have shape (N, 4, L) (rows A, C, G, T), got "
+                         f"{tuple(tensor.shape)}; add a batch axis with X[None] for one sequence")
+    return tensor, restore
+
+
+def _resolve_span(start: int, end: int, length: int, name: str) -> tuple[int, int]:
+    """Apply tangermeme's convention (negative end means ``length + 1 + end``) and check."""
+    if end is None:
+        end = length
+    if end < 0:
+        end = length + 1 + end
+    if start is None:
+        start = 0
+    if not 0 <= start < end <= length:
+        raise InputError(f"{name}: span [start={start}, end={end}) is empty or falls off a "
+                         f"sequence of length {length}; pass 0 <= start < end <= {length}")
+    return int(start), int(end)
+
+
+def _draw_seed(random_state) -> int:
+    """An integer seed from an int, a numpy RandomState/Generator, or None (fresh entropy)."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    raise InputError(f"random_state must be an int, a numpy RandomState/Generator or None, "
+                     f"got {type(random_state).__name__}")
+
+
+# --------------------------------------------------------------------------------------
+# counter-based hashing (splitmix64 finaliser in wrapping int64 arithmetic)
+# --------------------------------------------------------------------------------------
+
+def _signed64(value: int) -> int:
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+_GOLDEN = _signed64(0x9E3779B97F4A7C15)
+_MIX1 = _signed64(0xBF58476D1CE4E5B9)
+_MIX2 = _signed64(0x94D049BB133111EB)
+
+
+def _logical_shift_right(x: torch.Tensor, bits: int) -> torch.Tensor:
+    # torch's >> on int64 is arithmetic; mask off the copied sign bits.
+    return (x >> bits) & ((1 << (64 - bits)) - 1)
+
+
+def _mix64(x: torch.Tensor) -> torch.Tensor:
+    """splitmix64 of int64 tensor ``x`` (bit-identical to the uint64 reference, wrapping)."""
+    z = x + _GOLDEN
+    z = (z ^ _logical_shift_right(z, 30)) * _MIX1
+    z = (z ^ _logical_shift_right(z, 27)) * _MIX2
+    return z ^ _logical_shift_right(z, 31)
+
+
+def _stream_keys(seed: int, example_ids: torch.Tensor, n: int, length: int,
+                 shuffle_offset: int = 0) -> torch.Tensor:
+    """Random int64 keys ``(N, n, length)``, a pure function of (seed, example id, shuffle, position)."""
+    device = example_ids.device
+    root = _mix64(torch.tensor(_signed64(seed), dtype=torch.int64, device=device))
+    per_example = _mix64(root ^ example_ids.to(torch.int64))
+    shuffles = torch.arange(shuffle_offset, shuffle_offset + n, device=device, dtype=torch.int64)
+    per_shuffle = _mix64(per_example[:, None] ^ shuffles[None, :])
+    positions = torch.arange(length, device=device, dtype=torch.int64)
+    return _mix64(per_shuffle[:, :, None] ^ positions)
+
+
+# --------------------------------------------------------------------------------------
+# dinucleotide shuffle
+# --------------------------------------------------------------------------------------
+
+
+def _span_tokens(X: torch.Tensor, start: int, end: int, example_ids) -> torch.Tensor:
+    """Base indices (N, S) of the span, with one clear error for N or non-one-hot columns."""
+    span = X[:, :, start:end]
+    column_sums = span.sum(dim=1)
+    top, tokens = span.max(dim=1)
+    bad = (column_sums != 1) | (top != 1)
+    if bool(bad.any()):
+        example, position = (int(v) for v in torch.nonzero(bad)[0])
+        label = _example_label(example, example_ids)
+        if float(column_sums[example, position]) == 0:
+            raise InputError(
+                f"dinucleotide_shuffle: {label} has N (an all-zero column) at position "
+                f"{start + position}; a dinucleotide shuffle cannot handle N: remove windows "
+                "with N, or use a different background/reference kind")
+        raise InputError(f"dinucleotide_shuffle: {label} is not one-hot at position "
+                         f"{start + position}; pass 0/1 columns with exactly one 1")
+    return tokens.to(torch.int64)
+
+
+def _example_label(index: int, example_ids) -> str:
+    if example_ids is None:
+        return f"example {index}"
+    return f"example {index} (id {int(example_ids[index])})"
+
+
+def _last_edge_mask(edge_chars: torch.Tensor) -> torch.Tensor:
+    """True where edge p is the last out-edge of its character (kept fixed by the walk)."""
+    n_rows, n_edges = edge_chars.shape
+    positions = torch.arange(n_edges, device=edge_chars.device)
+    is_char = edge_chars[:, None, :] == torch.arange(4, device=edge_chars.device)[None, :, None]
+    last_position = torch.where(is_char, positions, -1).amax(dim=2)  # (rows, 4)
+    return positions[None, :] == last_position.gather(1, edge_chars)
+
+
+def _check_shuffleable(tokens: torch.Tensor, start: int, example_ids) -> None:
+    """Raise if some sequence has exactly one dinucleotide shuffle (itself).
+
+    The walk's output is fixed by, for each character, the ordered list of characters that
+    follow it; only the non-last entries are permuted, so a sequence can change iff some
+    character has two different followers among its non-last out-edges.
+    """
+    if tokens.shape[1] < 3:
+        raise InputError(f"dinucleotide_shuffle: the span is {tokens.shape[1]} bp long; it "
+                         "needs at least 3 bases to be shuffled (widen start/end)")
+    edge_chars, next_chars = tokens[:, :-1], tokens[:, 1:]
+    movable = ~_last_edge_mask(edge_chars)
+    pair = edge_chars * 4 + next_chars
+    seen = torch.zeros(tokens.shape[0], 16, dtype=torch.int64, device=tokens.device)
+    seen.scatter_add_(1, pair, movable.to(torch.int64))
+    distinct_followers = (seen.view(-1, 4, 4) > 0).sum(dim=2)
+    shuffleable = (distinct_followers >= 2).any(dim=1)
+    if not bool(shuffleable.all()):
+        example = int(torch.nonzero(~shuffleable)[0, 0])
+        raise InputError(
+            f"dinucleotide_shuffle: {_example_label(example, example_ids)} cannot be shuffled "
+            f"(every dinucleotide shuffle of positions [{start}, {start + tokens.shape[1]}) is "
+            "the sequence itself, e.g. a homopolymer or simple repeat); drop it or use "
+            "another background/reference kind")
+
+
+def _walk(tokens: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Shuffle rows of ``tokens`` (R, S) using sort keys ``keys`` (R, S-1); returns (R, S).
+
+    Each character's successor list is ordered by the random keys, with its last edge forced
+    to the end, then the Euler walk from the first base reads the lists in order. The loop is
+    over positions only; every step is one batched gather over all rows.
+    """
+    n_rows, length = tokens.shape
+    device = tokens.device
+    edge_chars, next_chars = tokens[:, :-1], tokens[:, 1:]
+    random_bits = _logical_shift_right(keys, 4)  # 60 bits, non-negative
+    sort_keys = (edge_chars << 61) | (_last_edge_mask(edge_chars).to(torch.int64) << 60) | random_bits
+    order = torch.sort(sort_keys, dim=1, stable=True).indices
+    follower = next_chars.gather(1, order).reshape(-1)  # successor chars, grouped by char
+
+    counts = torch.zeros(n_rows, 4, dtype=torch.int64, device=device)
+    counts.scatter_add_(1, edge_chars, torch.ones_like(edge_chars))
+    offsets = torch.cumsum(counts, dim=1) - counts
+    pointer = (offsets + torch.arange(n_rows, device=device)[:, None] * (length - 1)).reshape(-1)
+
+    out = torch.empty(length, n_rows, dtype=torch.int64, device=device)
+    current = tokens[:, 0]
+    out[0] = current
+    row_base = torch.arange(n_rows, device=device) * 4
+    for j in range(1, length):
+        slot = row_base + current
+        edge = pointer[slot]
+        pointer[slot] = edge + 1
+        current = follower[edge]
+        out[j] = current
+    return out.T
+
+
+def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_state=None,
+                         example_ids=None):
+    """Shuffle sequences keeping every dinucleotide count and the first and last base.
+
+    The deeplift / tangermeme Euler-walk scheme: each base's ordered list of successor
+    positions is permuted, except its last entry which stays fixed (so the walk never gets
+    stuck), and the walk from the first base of the span reads the lists in order. Like
+    tangermeme it samples only shuffles sharing the original last-exit tree (not uniform over
+    all dinucleotide-preserving sequences); it does not reproduce tangermeme's exact draws.
+
+    Parameters
+    ----------
+    X : torch.Tensor or numpy.ndarray, shape (N, 4, L), or str
+        One-hot sequences; the span ``[start, end)`` must contain no N (all-zero column).
+    n : int, default 20
+        Shuffles per sequence.
+    start : int, default 0
+        First shuffled position (inclusive).
+    end : int, default -1
+        End of the span; negative values mean ``L + 1 + end`` (so -1 is L). Positions outside
+        ``[start, end)`` are copied unchanged.
+    random_state : int, numpy RandomState/Generator or None, default None
+        Seed; None draws a fresh one. Shuffle ``j`` of example ``i`` depends only on
+        ``(random_state, example_ids[i], j)``: not on the batch size, on which other examples
+        are in the call, on ``n`` (``n=1`` equals slice ``[:, :1]`` of ``n=3``), or the device.
+    example_ids : sequence of int or tensor, shape (N,), optional
+        Stable identifiers of the examples (default ``arange(N)``); pass global indices when
+        shuffling a batch of a larger data set.
+
+    Returns
+    -------
+    Same kind as X, shape (N, n, 4, L)
+        Dtype and device of ``X``; for a string input, a list of ``n`` strings.
+
+    Raises
+    ------
+    InputError
+        If the span has N or non-one-hot columns, is shorter than 3 bp, or some sequence has
+        no shuffle other than itself (homopolymers, ``AATA``-like spans); names the example.
+    """
+    X, restore = _as_batch(X)
+    if int(n) < 1:
+        raise InputError(f"dinucleotide_shuffle: n must be >= 1, got {n}")
+    n = int(n)
+    start, end = _resolve_span(start, end, X.shape[-1], "dinucleotide_shuffle")
+    seed = _draw_seed(random_state)
+    n_examples = X.shape[0]
+    if example_ids is None:
+        ids = torch.arange(n_examples, device=X.device, dtype=torch.int64)
+    else:
+        ids = torch.as_tensor(np.asarray(example_ids), dtype=torch.int64).to(X.device).reshape(-1)
+        if ids.shape[0] != n_examples:
+            raise InputError(f"dinucleotide_shuffle: example_ids has {ids.shape[0]} entries but X "
+                             f"has {n_examples} sequences; pass one id per sequence")
+    tokens = _span_tokens(X, start, end, example_ids)
+    _check_shuffleable(tokens, start, example_ids)
+
+    span = end - start
+    result = X.unsqueeze(1).repeat(1, n, 1, 1)
+    alphabet = torch.arange(4, device=X.device)
+    chunk = max(1, _MAX_CHUNK_ELEMENTS // (n * span))
+    for first in range(0, n_examples, chunk):
+        rows = slice(first, first + chunk)
+        keys = _stream_keys(seed, ids[rows], n, span - 1)
+        count = keys.shape[0]
+        shuffled = _walk(tokens[rows].repeat_interleave(n, dim=0), keys.reshape(count * n, span - 1))
+        shuffled = shuffled.view(count, n, span)
+        result[rows, :, :, start:end] = (shuffled[:, :, None, :] == alphabet[:, None]).to(X.dtype)
+    return restore(result, random=True)
