@@ -159,3 +159,111 @@ def test_dinucleotide_shuffle_same_distribution_as_tangermeme():
     keys = sorted(ours)
     table = np.array([[ours[k] for k in keys], [theirs[k] for k in keys]])
     assert chi2_contingency(table).pvalue > 1e-3
+
+
+# ------------------------------------------------------------------ deterministic edits
+
+
+def test_substitute_centres_motif_and_keeps_n_columns(random_onehot):
+    X = random_onehot(n=3, length=21, seed=9)
+    Y = ersatz.substitute(X, "GANTC")
+    assert isinstance(Y, np.ndarray) and Y.shape == X.shape and Y.dtype == X.dtype
+    start = 21 // 2 - 5 // 2
+    for x, y in zip(X, Y):
+        sx, sy = characters(x), characters(y)
+        assert sy[:start] == sx[:start] and sy[start + 5:] == sx[start + 5:]
+        assert sy[start:start + 5] == "GA" + sx[start + 2] + "TC"
+    assert characters(X[0]) == characters(random_onehot(n=3, length=21, seed=9)[0])  # X untouched
+
+
+def test_substitute_strings_and_paired_motifs():
+    assert ersatz.substitute("AAAAAAAAAA", "CG", start=0) == "CGAAAAAAAA"
+    X = torch.from_numpy(one_hot_encode_batch(["AAAAAA", "TTTTTT"]))
+    motifs = torch.from_numpy(one_hot_encode_batch(["CC", "GG"]))
+    Y = ersatz.substitute(X, motifs, start=4)
+    assert [characters(y) for y in Y] == ["AAAACC", "TTTTGG"]
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda X: ersatz.substitute(X, "A" * 30), "longer than"),
+    (lambda X: ersatz.substitute(X, "ACG", start=19), "off the end"),
+    (lambda X: ersatz.substitute(X, np.full((4, 3), 0.25)), "not one-hot"),
+    (lambda X: ersatz.insert(X, "ACG", start=21), "outside"),
+    (lambda X: ersatz.delete(X, 5, 5), "start < end"),
+    (lambda X: ersatz.multisubstitute(X, ["ACG", "TT"], spacing=[1, 2]), "spacing"),
+    (lambda X: ersatz.multisubstitute(X, ["ACGTACGT", "TTTTTTTT"], spacing=6), "longer than"),
+])
+def test_edit_errors_are_one_line(random_onehot, call, match):
+    with pytest.raises(InputError, match=match) as info:
+        call(random_onehot(n=2, length=20, seed=1))
+    assert "\n" not in str(info.value)
+
+
+def test_insert_and_delete_lengths_and_inverse(random_onehot):
+    X = random_onehot(n=4, length=30, seed=3)
+    Y = ersatz.insert(X, "ACGTA", start=7)
+    assert Y.shape == (4, 4, 35)
+    assert all(characters(y)[7:12] == "ACGTA" for y in Y)
+    assert np.array_equal(ersatz.delete(Y, 7, 12), X)
+    assert ersatz.insert("AAAA", "GG") == "AAGGAA"
+    assert ersatz.delete("ACGTACGT", 2, 5) == "ACCGT"
+
+
+def test_reverse_complement_reexported():
+    assert ersatz.reverse_complement("AACGN") == "NCGTT"
+
+
+@pytest.mark.oracle
+def test_deterministic_edits_equal_tangermeme(random_onehot):
+    from tangermeme import ersatz as tm
+
+    X = torch.from_numpy(random_onehot(n=5, length=40, seed=12)).to(torch.int8)
+    motif = torch.from_numpy(one_hot_encode("ACNNGT"))[None].to(torch.int8)
+    for start in (None, 0, 34):
+        assert torch.equal(ersatz.substitute(X, motif, start=start), tm.substitute(X, motif, start=start))
+        assert torch.equal(ersatz.insert(X, motif[:, :, :2], start=start),
+                           tm.insert(X, motif[:, :, :2], start=start))
+    assert torch.equal(ersatz.delete(X, 3, 17), tm.delete(X, 3, 17))
+    for spacing, start in ((3, None), ([0, 5], None), ([2, 1], 4)):
+        motifs = ["ACGT", "GG", "TTAC"]
+        assert torch.equal(ersatz.multisubstitute(X, motifs, spacing, start=start),
+                           tm.multisubstitute(X, motifs, spacing, start=start))
+
+
+# ------------------------------------------------------------------ random edits
+
+
+def test_shuffle_keeps_composition_and_flanks(random_onehot):
+    X = torch.from_numpy(random_onehot(n=5, length=50, seed=13))
+    X[2, :, 20] = 0  # an N inside the span is moved, not lost
+    Y = ersatz.shuffle(X, start=10, end=40, n=6, random_state=2)
+    assert Y.shape == (5, 6, 4, 50) and Y.dtype == X.dtype
+    assert torch.equal(Y[:, :, :, 10:40].sum(-1), X[:, None, :, 10:40].sum(-1).expand(5, 6, 4))
+    assert torch.equal(Y[:, :, :, :10], X[:, None, :, :10].expand(5, 6, 4, 10))
+    assert torch.equal(Y[:, :, :, 40:], X[:, None, :, 40:].expand(5, 6, 4, 10))
+    assert int((Y[2].sum(1) == 0).sum()) == 6
+    same = ersatz.shuffle(X[:1].repeat(2, 1, 1), n=1, random_state=2)
+    assert not torch.equal(same[0, 0], same[1, 0])  # each example gets its own permutation
+    assert torch.equal(Y, ersatz.shuffle(X, start=10, end=40, n=6, random_state=2))
+    rows = [4, 1]
+    assert torch.equal(ersatz.shuffle(X[rows], 10, 40, n=6, random_state=2, example_ids=rows), Y[rows])
+    out = ersatz.shuffle("AACCGGTTAC", n=3, random_state=0)
+    assert len(out) == 3 and all(sorted(s) == sorted("AACCGGTTAC") for s in out)
+
+
+def test_randomize_frequencies_and_determinism(random_onehot):
+    X = random_onehot(n=20, length=300, seed=14)
+    probs = [0.1, 0.2, 0.3, 0.4]
+    Y = ersatz.randomize(X, start=50, end=250, probs=probs, n=5, random_state=4)
+    assert Y.shape == (20, 5, 4, 300) and Y.dtype == X.dtype
+    assert (Y.sum(axis=2) == 1).all()
+    assert np.array_equal(Y[:, :, :, :50], np.broadcast_to(X[:, None, :, :50], (20, 5, 4, 50)))
+    freq = Y[:, :, :, 50:250].mean(axis=(0, 1, 3))
+    # 20k draws per base: binomial sd <= 0.0035, so 0.015 is > 4 sd
+    assert np.abs(freq - probs).max() < 0.015
+    assert np.array_equal(Y, ersatz.randomize(X, 50, 250, probs=probs, n=5, random_state=4))
+    assert not np.array_equal(Y, ersatz.randomize(X, 50, 250, probs=probs, n=5, random_state=5))
+    per_row = ersatz.randomize(X[:2], 0, -1, probs=[[1, 0, 0, 0], [0, 0, 0, 1]], random_state=0)
+    assert characters(per_row[0, 0]) == "A" * 300 and characters(per_row[1, 0]) == "T" * 300
+    with pytest.raises(InputError, match="probs"):
+        ersatz.randomize(X, 0, 10, probs=[0.5, 0.5, 0.5, 0.5])

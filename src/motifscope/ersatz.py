@@ -136,15 +136,281 @@ def _mix64(x: torch.Tensor) -> torch.Tensor:
 
 
 def _stream_keys(seed: int, example_ids: torch.Tensor, n: int, length: int,
-                 shuffle_offset: int = 0) -> torch.Tensor:
-    """Random int64 keys ``(N, n, length)``, a pure function of (seed, example id, shuffle, position)."""
+                 domain: int = 0) -> torch.Tensor:
+    """Random int64 keys ``(N, n, length)``: a pure function of (seed, domain, example id,
+    draw, position). ``domain`` separates the streams of different operations."""
     device = example_ids.device
     root = _mix64(torch.tensor(_signed64(seed), dtype=torch.int64, device=device))
+    if domain:
+        root = _mix64(root + domain)
     per_example = _mix64(root ^ example_ids.to(torch.int64))
-    shuffles = torch.arange(shuffle_offset, shuffle_offset + n, device=device, dtype=torch.int64)
+    shuffles = torch.arange(n, device=device, dtype=torch.int64)
     per_shuffle = _mix64(per_example[:, None] ^ shuffles[None, :])
     positions = torch.arange(length, device=device, dtype=torch.int64)
     return _mix64(per_shuffle[:, :, None] ^ positions)
+
+
+# --------------------------------------------------------------------------------------
+# deterministic edits: substitute, multisubstitute, insert, delete
+# --------------------------------------------------------------------------------------
+
+
+def _motif_batch(motif, X: torch.Tensor, name: str = "motif") -> torch.Tensor:
+    """A motif as a (1 or N, 4, w) tensor in X's dtype/device; all-zero columns mean "keep".
+
+    Accepts a string (N and other ambiguity codes become all-zero "keep" columns), a (4, w)
+    one-hot matrix, or a (1, 4, w) / (N, 4, w) batch (one motif per sequence).
+    """
+    if isinstance(motif, str):
+        tensor = torch.from_numpy(one_hot_encode(motif))[None]
+    else:
+        tensor = motif if isinstance(motif, torch.Tensor) else torch.from_numpy(
+            np.ascontiguousarray(np.asarray(motif)))
+        if tensor.ndim == 2:
+            tensor = tensor[None]
+    if tensor.ndim != 3 or tensor.shape[1] != 4:
+        raise InputError(f"{name} must be a DNA string or a (4, w) / (N, 4, w) one-hot array, "
+                         f"got shape {tuple(tensor.shape)}")
+    if tensor.shape[0] not in (1, X.shape[0]):
+        raise InputError(f"{name} has a batch of {tensor.shape[0]} but X has {X.shape[0]} "
+                         "sequences; pass one motif, or one per sequence")
+    column_sums = tensor.sum(dim=1)
+    if bool(((column_sums != 0) & (column_sums != 1)).any()) or bool(((tensor != 0) & (tensor != 1)).any()):
+        raise InputError(f"{name} has columns that are not one-hot; substitute a consensus "
+                         "(motifscope.marginalize.consensus) or sampled instances of a PWM")
+    return tensor.to(device=X.device, dtype=X.dtype)
+
+
+def _check_start(start: int, width: int, length: int, name: str) -> int:
+    if width > length:
+        raise InputError(f"{name}: the motif ({width} bp) is longer than the sequences "
+                         f"({length} bp); use longer sequences or a shorter motif")
+    if not 0 <= start <= length - width:
+        raise InputError(f"{name}: start={start} puts the {width} bp motif off the end of "
+                         f"{length} bp sequences; use 0 <= start <= {length - width}")
+    return int(start)
+
+
+def substitute(X, motif, start: int | None = None):
+    """Overwrite a span of every sequence with a motif (the sequence length is unchanged).
+
+    Parameters
+    ----------
+    X : torch.Tensor or numpy.ndarray, shape (N, 4, L), or str
+        One-hot sequences.
+    motif : str, or array/tensor of shape (4, w), (1, 4, w) or (N, 4, w)
+        One-hot motif; a batch of N pairs motif i with sequence i. N in a string motif (an
+        all-zero column in an array) keeps the original base at that position.
+    start : int, optional
+        First overwritten position; default centres the motif: ``L // 2 - w // 2``.
+
+    Returns
+    -------
+    Same kind as X, shape (N, 4, L)
+        A copy; X is not modified.
+
+    Raises
+    ------
+    InputError
+        If the motif is longer than the sequences or ``start`` puts it off the end.
+    """
+    X, restore = _as_batch(X)
+    motif = _motif_batch(motif, X)
+    width, length = motif.shape[-1], X.shape[-1]
+    start = _check_start(length // 2 - width // 2 if start is None else start, width, length,
+                         "substitute")
+    out = X.clone()
+    window = out[:, :, start:start + width]
+    keep = motif.sum(dim=1, keepdim=True) == 0
+    out[:, :, start:start + width] = torch.where(keep, window, motif.expand_as(window))
+    return restore(out)
+
+
+def multisubstitute(X, motifs, spacing, start: int | None = None):
+    """Substitute several motifs in a row, separated by given gaps.
+
+    Parameters
+    ----------
+    X : torch.Tensor or numpy.ndarray, shape (N, 4, L), or str
+    motifs : list of motifs (each as accepted by :func:`substitute`)
+    spacing : int or list of int
+        Gap (bp) from the end of motif i to the start of motif i+1; an int is used for every
+        gap, a list must have ``len(motifs) - 1`` entries, each >= 0.
+    start : int, optional
+        Start of the first motif; default centres the whole arrangement:
+        ``L // 2 - (sum(spacing) + sum(widths)) // 2``.
+
+    Returns
+    -------
+    Same kind as X, shape (N, 4, L)
+    """
+    X, restore = _as_batch(X)
+    motifs = [_motif_batch(m, X, name=f"motifs[{i}]") for i, m in enumerate(motifs)]
+    if not motifs:
+        raise InputError("multisubstitute needs at least one motif")
+    gaps = [int(spacing)] * (len(motifs) - 1) if np.isscalar(spacing) else [int(g) for g in spacing]
+    if len(gaps) != len(motifs) - 1 or any(g < 0 for g in gaps):
+        raise InputError(f"multisubstitute: spacing must be one int >= 0 or {len(motifs) - 1} "
+                         f"ints >= 0 (one per gap), got {spacing!r}")
+    widths = [m.shape[-1] for m in motifs]
+    total = sum(widths) + sum(gaps)
+    if start is None:
+        start = X.shape[-1] // 2 - total // 2
+    _check_start(start, total, X.shape[-1], "multisubstitute")
+    out = X
+    for motif, width, gap in zip(motifs, widths, gaps + [0]):
+        out = substitute(out, motif, start=start)
+        start += width + gap
+    return restore(out)
+
+
+def insert(X, motif, start: int | None = None):
+    """Insert a motif between positions ``start - 1`` and ``start`` (sequences grow by w).
+
+    Parameters
+    ----------
+    X : torch.Tensor or numpy.ndarray, shape (N, 4, L), or str
+    motif : str, or array/tensor (4, w), (1, 4, w) or (N, 4, w)
+        One-hot; N (all-zero columns) are inserted as N.
+    start : int, optional
+        Insertion point, 0 <= start <= L; default ``L // 2``.
+
+    Returns
+    -------
+    Same kind as X, shape (N, 4, L + w)
+    """
+    X, restore = _as_batch(X)
+    motif = _motif_batch(motif, X)
+    length = X.shape[-1]
+    start = length // 2 if start is None else int(start)
+    if not 0 <= start <= length:
+        raise InputError(f"insert: start={start} is outside 0..{length} (the insertion point)")
+    motif = motif.expand(X.shape[0], -1, -1)
+    return restore(torch.cat([X[:, :, :start], motif, X[:, :, start:]], dim=-1))
+
+
+def delete(X, start: int, end: int):
+    """Remove positions ``[start, end)`` (sequences shrink by ``end - start``).
+
+    Parameters
+    ----------
+    X : torch.Tensor or numpy.ndarray, shape (N, 4, L), or str
+    start, end : int
+        0 <= start < end <= L (no negative indexing).
+
+    Returns
+    -------
+    Same kind as X, shape (N, 4, L - (end - start))
+    """
+    X, restore = _as_batch(X)
+    length = X.shape[-1]
+    if not 0 <= start < end <= length:
+        raise InputError(f"delete: need 0 <= start < end <= {length}, got start={start}, "
+                         f"end={end}")
+    return restore(torch.cat([X[:, :, :start], X[:, :, end:]], dim=-1))
+
+
+# --------------------------------------------------------------------------------------
+# random edits: randomize, shuffle
+# --------------------------------------------------------------------------------------
+
+
+def _example_ids(example_ids, n_examples: int, device, name: str) -> torch.Tensor:
+    if example_ids is None:
+        return torch.arange(n_examples, device=device, dtype=torch.int64)
+    ids = torch.as_tensor(np.asarray(example_ids), dtype=torch.int64).to(device).reshape(-1)
+    if ids.shape[0] != n_examples:
+        raise InputError(f"{name}: example_ids has {ids.shape[0]} entries but X has "
+                         f"{n_examples} sequences; pass one id per sequence")
+    return ids
+
+
+def _uniform(keys: torch.Tensor) -> torch.Tensor:
+    """Map int64 hash keys to float64 uniforms in [0, 1) (53 random bits)."""
+    return _logical_shift_right(keys, 11).to(torch.float64) * (2.0 ** -53)
+
+
+def _one_hot_tokens(tokens: torch.Tensor, dtype) -> torch.Tensor:
+    """(..., S) base indices -> (..., 4, S) one-hot."""
+    alphabet = torch.arange(4, device=tokens.device)
+    return (tokens.unsqueeze(-2) == alphabet[:, None]).to(dtype)
+
+
+def randomize(X, start: int, end: int, probs=((0.25, 0.25, 0.25, 0.25),), n: int = 1,
+              random_state=None, example_ids=None):
+    """Replace ``[start, end)`` with i.i.d. random bases, ``n`` times per sequence.
+
+    Parameters
+    ----------
+    X : torch.Tensor or numpy.ndarray, shape (N, 4, L), or str
+    start, end : int
+        Span to replace; negative ``end`` means ``L + 1 + end``.
+    probs : array-like, shape (4,), (1, 4) or (N, 4), default uniform
+        Base probabilities (A, C, G, T) shared by all sequences or one row per sequence; each
+        row must sum to 1 (within 1e-6).
+    n : int, default 1
+        Draws per sequence.
+    random_state : int, numpy RandomState/Generator or None
+        Seed; draw ``j`` of example ``i`` depends only on (seed, example_ids[i], j).
+    example_ids : sequence of int, shape (N,), optional
+        Stable example identifiers (default ``arange(N)``).
+
+    Returns
+    -------
+    Same kind as X, shape (N, n, 4, L)
+        Positions outside the span are copied.
+    """
+    X, restore = _as_batch(X)
+    start, end = _resolve_span(start, end, X.shape[-1], "randomize")
+    probs = torch.as_tensor(np.asarray(probs, dtype=np.float64)).reshape(-1, 4)
+    if probs.shape[0] not in (1, X.shape[0]) or bool((probs < 0).any()) or \
+            bool(((probs.sum(dim=1) - 1).abs() > 1e-6).any()):
+        raise InputError("randomize: probs must be 4 non-negative numbers (A, C, G, T) summing "
+                         f"to 1, as one row or one row per sequence; got shape {tuple(probs.shape)}")
+    if int(n) < 1:
+        raise InputError(f"randomize: n must be >= 1, got {n}")
+    ids = _example_ids(example_ids, X.shape[0], X.device, "randomize")
+    keys = _stream_keys(_draw_seed(random_state), ids, int(n), end - start, domain=2)
+    thresholds = torch.cumsum(probs / probs.sum(dim=1, keepdim=True), dim=1)[:, :3].to(X.device)
+    tokens = (_uniform(keys)[..., None] >= thresholds[:, None, None, :]).sum(dim=-1)
+    out = X.unsqueeze(1).repeat(1, int(n), 1, 1)
+    out[:, :, :, start:end] = _one_hot_tokens(tokens, X.dtype)
+    return restore(out, random=True)
+
+
+def shuffle(X, start: int = 0, end: int = -1, n: int = 1, random_state=None, example_ids=None):
+    """Permute the columns of ``[start, end)`` at random (mononucleotide shuffle), ``n`` times.
+
+    Unlike tangermeme (one permutation per draw shared by all sequences), every (example,
+    draw) gets its own permutation, a pure function of (seed, example id, draw). N columns
+    inside the span are moved, not removed, so base and N counts are kept.
+
+    Parameters
+    ----------
+    X : torch.Tensor or numpy.ndarray, shape (N, 4, L), or str
+    start : int, default 0
+    end : int, default -1
+        Negative values mean ``L + 1 + end`` (so -1 is L).
+    n : int, default 1
+    random_state : int, numpy RandomState/Generator or None
+    example_ids : sequence of int, shape (N,), optional
+
+    Returns
+    -------
+    Same kind as X, shape (N, n, 4, L)
+    """
+    X, restore = _as_batch(X)
+    start, end = _resolve_span(start, end, X.shape[-1], "shuffle")
+    if int(n) < 1:
+        raise InputError(f"shuffle: n must be >= 1, got {n}")
+    ids = _example_ids(example_ids, X.shape[0], X.device, "shuffle")
+    keys = _stream_keys(_draw_seed(random_state), ids, int(n), end - start, domain=1)
+    permutation = torch.sort(keys, dim=-1, stable=True).indices  # (N, n, S)
+    out = X.unsqueeze(1).repeat(1, int(n), 1, 1)
+    span = out[:, :, :, start:end]
+    index = permutation[:, :, None, :].expand_as(span)
+    out[:, :, :, start:end] = torch.gather(span, 3, index)
+    return restore(out, random=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -292,13 +558,7 @@ def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_s
     start, end = _resolve_span(start, end, X.shape[-1], "dinucleotide_shuffle")
     seed = _draw_seed(random_state)
     n_examples = X.shape[0]
-    if example_ids is None:
-        ids = torch.arange(n_examples, device=X.device, dtype=torch.int64)
-    else:
-        ids = torch.as_tensor(np.asarray(example_ids), dtype=torch.int64).to(X.device).reshape(-1)
-        if ids.shape[0] != n_examples:
-            raise InputError(f"dinucleotide_shuffle: example_ids has {ids.shape[0]} entries but X "
-                             f"has {n_examples} sequences; pass one id per sequence")
+    ids = _example_ids(example_ids, n_examples, X.device, "dinucleotide_shuffle")
     tokens = _span_tokens(X, start, end, example_ids)
     _check_shuffleable(tokens, start, example_ids)
 
