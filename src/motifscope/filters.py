@@ -186,7 +186,7 @@ def _trace(model: nn.Module, x: torch.Tensor) -> list[_Call]:
     handles = [module.register_forward_hook(make_hook(name))
                for name, module in model.model.named_modules() if name]
     try:
-        with torch.no_grad():
+        with _eval_mode(model):
             model(x)
     except InputError:
         raise
@@ -208,6 +208,13 @@ def _conv_names(model: nn.Module) -> list[str]:
 
 def _no_conv_message(model: nn.Module) -> str:
     net = model.model
+    return (f"the model ({type(net).__name__}) has no nn.Conv1d layer whose filters could "
+            f"be read{_format_hint(model)}; the filters stage needs a first convolutional "
+            "layer")
+
+
+def _format_hint(model: nn.Module) -> str:
+    net = model.model
     hint = ""
     if isinstance(net, torch.jit.ScriptModule):
         hint = (" (it is a TorchScript archive, whose layers cannot be hooked: save a "
@@ -215,8 +222,7 @@ def _no_conv_message(model: nn.Module) -> str:
     elif isinstance(net, torch.fx.GraphModule):
         hint = (" (it is a torch.export archive, whose layers are flattened: save a "
                 "state_dict and set model.format: state_dict)")
-    return (f"the model ({type(net).__name__}) has no nn.Conv1d layer whose filters could "
-            f"be read{hint}; the filters stage needs a first convolutional layer")
+    return hint
 
 
 def _find_conv(model: nn.Module, calls: list[_Call], layer: str | None) -> int:
@@ -244,7 +250,8 @@ def _find_conv(model: nn.Module, calls: list[_Call], layer: str | None) -> int:
         if call.module is module:
             return pos
     raise InputError(f"config key filters.layer: the layer '{layer}' is never called in the "
-                     "model's forward pass; name a layer that processes the sequence")
+                     f"model's forward pass{_format_hint(model)}; name a layer that processes "
+                     "the sequence")
 
 
 def _follow_activation(calls: list[_Call], conv_pos: int) -> int | None:
@@ -337,6 +344,8 @@ def first_layer(model, X, layer: str | None = None, activation: str | None = Non
         a first layer that does not read 4 channels or uses groups.
     """
     model = _as_adapter(model)
+    if isinstance(model.model, torch.jit.ScriptModule):
+        raise InputError(_no_conv_message(model))
     x = _check_sequences(X)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     calls = _trace(model, as_tensor(x[:1]).float().to(device))
@@ -468,16 +477,26 @@ class _Hooks:
 
 
 @contextlib.contextmanager
-def _evaluating(layer: FirstLayer, device: torch.device):
-    model = layer.model
-    training = model.training
-    model.eval()
-    model.to(device)
+def _eval_mode(model: nn.Module):
+    """Eval mode (no dropout, frozen batch-norm statistics), restored module by module."""
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        model.eval()
+    except (NotImplementedError, RuntimeError):
+        pass  # torch.export modules refuse train()/eval(); they are exported in eval mode
     try:
         with torch.no_grad():
             yield
     finally:
-        model.train(training)
+        for module, training in modes:
+            module.training = training
+
+
+@contextlib.contextmanager
+def _evaluating(layer: FirstLayer, device: torch.device):
+    layer.model.to(device)
+    with _eval_mode(layer.model):
+        yield
 
 
 def _fill_n(x: torch.Tensor) -> torch.Tensor:
@@ -630,9 +649,14 @@ class FilterPWMs:
         """Names of filters with too few sites (left out of the MEME file)."""
         return [n for n, k in zip(self.names, self.kept) if not k]
 
-    def motifs(self) -> dict[str, np.ndarray]:
-        """``{name: (4, w) PFM}`` of the kept filters."""
-        return {n: self.pfm[i] for i, n in enumerate(self.names) if self.kept[i]}
+    def motifs(self, trim_ic: float = 0.0) -> dict[str, np.ndarray]:
+        """``{name: (4, w') PFM}`` of the kept filters.
+
+        ``trim_ic`` > 0 drops leading and trailing columns whose information content is
+        below it (Basset's ``-t`` uses 0.2); a filter keeps at least one column.
+        """
+        return {n: _trim(self.pfm[i], self.background, trim_ic)
+                for i, n in enumerate(self.names) if self.kept[i]}
 
     def status(self) -> list[str]:
         """Per filter: ``"ok"`` or why it has no motif."""
@@ -655,18 +679,29 @@ class FilterPWMs:
             "status": self.status(),
         })
 
-    def write_meme(self, path: str | os.PathLike) -> Path:
+    def write_meme(self, path: str | os.PathLike, trim_ic: float = 0.0) -> Path:
         """Write the kept filters' PFMs as MEME v4 (``MOTIF filter<i> <consensus>``).
 
-        Filters with too few sites are left out. Returns the path written (atomically).
+        Filters with too few sites are left out; ``trim_ic`` as in :meth:`motifs`.
+        Returns the path written (atomically).
         """
         from motifscope.io import MotifInfo, write_meme
 
-        motifs = self.motifs()
+        motifs = self.motifs(trim_ic)
         info = {name: MotifInfo(id=name, alt_id=self.consensus[self.names.index(name)],
                                 nsites=float(self.nsites[self.names.index(name)]))
                 for name in motifs}
         return write_meme(motifs, path, info=info, background=self.background)
+
+
+def _trim(pfm: np.ndarray, background: np.ndarray, trim_ic: float) -> np.ndarray:
+    if trim_ic <= 0:
+        return pfm
+    strong = np.flatnonzero(information_content(pfm, background) >= trim_ic)
+    if len(strong) == 0:
+        best = int(np.argmax(information_content(pfm, background)))
+        return pfm[:, best:best + 1]
+    return pfm[:, strong[0]:strong[-1] + 1]
 
 
 class _Moments:
@@ -1100,3 +1135,236 @@ def influence_matrix(influence: pd.DataFrame, value: str = "score") -> pd.DataFr
     order_f = list(dict.fromkeys(influence["filter"]))
     order_t = list(dict.fromkeys(influence["target"]))
     return influence.pivot(index="filter", columns="target", values=value).loc[order_f, order_t]
+
+
+# --------------------------------------------------------------------------------------
+# TOMTOM matches and the summary table
+# --------------------------------------------------------------------------------------
+
+TOMTOM_COLUMNS = ["query_id", "target_id", "optimal_offset", "p-value", "E-value", "q-value",
+                  "overlap", "query_consensus", "target_consensus", "orientation", "score"]
+MATCH_COLUMNS = ["filter", "best_match", "best_match_name", "p-value", "E-value", "q-value",
+                 "orientation", "annotation"]
+
+
+def filter_tomtom(pwms, database, distance: str = "pearson", trim_ic: float = 0.0,
+                  **kwargs) -> pd.DataFrame:
+    """Compare the filters' PFMs with a motif database by TOMTOM.
+
+    Parameters
+    ----------
+    pwms : FilterPWMs or dict[str, (4, w) array]
+        Only kept filters are compared (a FilterPWMs' ``motifs(trim_ic)``).
+    database : dict[str, (4, w) array] or MotifSet
+        Target motifs (e.g. ``motifscope.io.read_meme("motifs/database.meme")``).
+    distance : str, default "pearson"
+        Column similarity, as Basset and DanQ ran MEME Tomtom (``-dist pearson``).
+    trim_ic : float, default 0.0
+        See :meth:`FilterPWMs.motifs`.
+    **kwargs
+        Passed to :func:`motifscope.motifs.tomtom`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`motifscope.motifs.tomtom`'s table (query_id, target_id, optimal_offset,
+        p-value, E-value, q-value, overlap, query_consensus, target_consensus, orientation,
+        score); empty with these columns when no filter has a motif.
+    """
+    from motifscope.motifs import tomtom
+
+    queries = pwms.motifs(trim_ic) if isinstance(pwms, FilterPWMs) else dict(pwms)
+    if not queries or not len(database):
+        return pd.DataFrame(columns=TOMTOM_COLUMNS)
+    return tomtom(queries, database, distance=distance, **kwargs)
+
+
+def best_matches(tomtom_table: pd.DataFrame, database=None, filters=None,
+                 q_threshold: float = 0.1) -> pd.DataFrame:
+    """The best database match of every filter: the smallest q-value (then p-value).
+
+    Parameters
+    ----------
+    tomtom_table : pandas.DataFrame
+        From :func:`filter_tomtom`.
+    database : MotifSet, optional
+        Gives each match's alternate name (the TF) in ``best_match_name``.
+    filters : sequence of str, optional
+        All filter names, so filters without a match get a row (with NaN values).
+    q_threshold : float, default 0.1
+        ``annotation`` is the match's name when its q-value is <= this (Basset's
+        ``tomtom -thresh 0.1``), else ``"."``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns filter, best_match, best_match_name, p-value, E-value, q-value,
+        orientation, annotation; one row per filter.
+    """
+    if len(tomtom_table):
+        ranked = tomtom_table.sort_values(["query_id", "q-value", "p-value", "target_id"],
+                                          kind="mergesort")
+        best = ranked.groupby("query_id", sort=False).head(1)
+    else:
+        best = pd.DataFrame(columns=TOMTOM_COLUMNS)
+    best = best.rename(columns={"query_id": "filter", "target_id": "best_match"})
+    alt = getattr(database, "alt_id", None)
+    best["best_match_name"] = [(alt(t) if alt else "") or t for t in best["best_match"]]
+    best = best.reset_index(drop=True)
+    if filters is not None:
+        best = pd.DataFrame({"filter": list(filters)}).merge(best, on="filter", how="left")
+    significant = best["q-value"].astype(float) <= q_threshold
+    best["annotation"] = np.where(significant, best["best_match_name"], ".")
+    return best[MATCH_COLUMNS].reset_index(drop=True)
+
+
+def filter_table(pwms: FilterPWMs, matches: pd.DataFrame | None = None,
+                 influence: pd.DataFrame | None = None,
+                 influence_value: str = "score") -> pd.DataFrame:
+    """One row per filter: motif, match, activation statistics and influence per target.
+
+    Parameters
+    ----------
+    pwms : FilterPWMs
+    matches : pandas.DataFrame, optional
+        From :func:`best_matches`.
+    influence : pandas.DataFrame, optional
+        From :func:`filter_influence`; adds ``influence:<target>`` columns (the
+        ``influence_value`` column, Basset's score by default) and ``delta_loss`` (mean over
+        targets) when labels were given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns filter, consensus, weight_consensus, best_match, best_match_name, q-value,
+        annotation, ic, activation_mean, activation_sd, nsites, status, then influence.
+        Filters without sites are kept (status says why they have no motif).
+    """
+    table = pwms.table()
+    if matches is None:
+        matches = best_matches(pd.DataFrame(columns=TOMTOM_COLUMNS), filters=pwms.names)
+    table = table.merge(matches[["filter", "best_match", "best_match_name", "q-value",
+                                 "annotation"]], on="filter", how="left")
+    table["annotation"] = table["annotation"].fillna(".")
+    columns = ["filter", "consensus", "weight_consensus", "best_match", "best_match_name",
+               "q-value", "annotation", "ic", "activation_mean", "activation_sd", "nsites",
+               "status"]
+    table = table[columns]
+    if influence is not None:
+        wide = influence_matrix(influence, influence_value)
+        wide.columns = [f"influence:{t}" for t in wide.columns]
+        table = table.merge(wide, left_on="filter", right_index=True, how="left")
+        loss = influence.groupby("filter", sort=False)["delta_loss"].mean()
+        if loss.notna().any():
+            table["delta_loss"] = table["filter"].map(loss)
+    return table
+
+
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
+
+def plot_filter_logos(pwms: FilterPWMs, outdir: str | os.PathLike,
+                      matches: pd.DataFrame | None = None,
+                      formats=("pdf", "png")) -> list[Path]:
+    """Write one information-content logo per kept filter, ``<outdir>/<filter>.<fmt>``.
+
+    The title gives the filter, its number of sites and (with ``matches``) its annotation.
+    Returns the files written.
+    """
+    from motifscope.plot import plot_logo, save_figure, style
+
+    import matplotlib.pyplot as plt
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    names = {} if matches is None else dict(zip(matches["filter"], matches["annotation"]))
+    written = []
+    for name, pfm in pwms.motifs().items():
+        f = pwms.names.index(name)
+        title = f"{name}  n={pwms.nsites[f]}  IC={pwms.ic[f]:.1f}"
+        if names.get(name, ".") not in (".", None) and not pd.isna(names.get(name)):
+            title += f"  {names[name]}"
+        with style():
+            fig, ax = plt.subplots(figsize=(max(2.5, 0.2 * pfm.shape[1]), 1.3))
+            plot_logo(pfm, ax=ax, ic_scale=True, title=title)
+            written += save_figure(fig, outdir / name, formats=formats)
+    return written
+
+
+def plot_filter_weights(pwms: FilterPWMs, stem: str | os.PathLike, columns: int = 8,
+                        formats=("pdf", "png")) -> list[Path]:
+    """Heat maps of every filter's weights (4 x w, PRGn, symmetric limits) in one grid."""
+    from motifscope.plot import save_figure, style
+
+    import matplotlib.pyplot as plt
+
+    weights = pwms.weights
+    n = weights.shape[0]
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    width = weights.shape[2]
+    with style():
+        fig, axes = plt.subplots(rows, columns, squeeze=False,
+                                 figsize=(columns * max(1.0, 0.09 * width), rows * 0.75))
+        for ax in axes.ravel():
+            ax.axis("off")
+        for f, ax in zip(range(n), axes.ravel()):
+            limit = float(np.abs(weights[f]).max()) or 1.0
+            ax.imshow(weights[f], cmap="PRGn", vmin=-limit, vmax=limit, aspect="auto",
+                      interpolation="nearest")
+            ax.set_title(pwms.names[f], fontsize=6)
+            ax.set_yticks(range(4), list(ALPHABET), fontsize=5)
+            ax.set_xticks([])
+            ax.axis("on")
+        fig.tight_layout()
+        return save_figure(fig, stem, formats=formats)
+
+
+def cluster_order(matrix: np.ndarray) -> np.ndarray:
+    """Row order from average-linkage hierarchical clustering (Euclidean; stable for <3 rows)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    m = np.nan_to_num(np.asarray(matrix, float))
+    if m.shape[0] < 3:
+        return np.arange(m.shape[0])
+    return leaves_list(linkage(m, method="average", metric="euclidean"))
+
+
+def plot_influence_heatmap(influence: pd.DataFrame, stem: str | os.PathLike,
+                           value: str = "score", labels: pd.Series | None = None,
+                           formats=("pdf", "png")) -> list[Path]:
+    """Filters x targets heat map of influence, rows and columns clustered.
+
+    Parameters
+    ----------
+    influence : pandas.DataFrame
+        From :func:`filter_influence`.
+    stem : path
+        Output stem (``<stem>.pdf`` and ``<stem>.png``).
+    value : str, default "score"
+        The column shown (``score``, ``delta_mean`` or ``delta_loss``).
+    labels : pandas.Series, optional
+        Filter name -> row label (e.g. ``filter3 CTCF``).
+    """
+    from motifscope.plot import save_figure, style
+
+    import matplotlib.pyplot as plt
+
+    wide = influence_matrix(influence, value)
+    rows = cluster_order(wide.to_numpy())
+    cols = cluster_order(wide.to_numpy().T)
+    wide = wide.iloc[rows, cols]
+    limit = float(np.nanmax(np.abs(wide.to_numpy()))) if wide.size else 1.0
+    limit = limit if np.isfinite(limit) and limit > 0 else 1.0
+    n_rows, n_cols = wide.shape
+    with style():
+        fig, ax = plt.subplots(figsize=(1.5 + 0.35 * n_cols, 1.0 + 0.12 * n_rows))
+        image = ax.imshow(wide.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                          aspect="auto", interpolation="nearest")
+        row_labels = [labels.get(f, f) if labels is not None else f for f in wide.index]
+        ax.set_yticks(range(n_rows), row_labels, fontsize=5 if n_rows > 40 else 6)
+        ax.set_xticks(range(n_cols), list(wide.columns), rotation=90)
+        ax.set_xlabel("target")
+        fig.colorbar(image, ax=ax, label=f"influence ({value})", shrink=0.6)
+        return save_figure(fig, stem, formats=formats)

@@ -1,0 +1,445 @@
+"""First-layer filters: activations, Basset/DanQ PWMs, TOMTOM matches and influence.
+
+Oracles: brute-force re-implementations of Basset's ``basset_motifs.py`` site loop and
+FactorNet's ``visualize.py`` (both written from reference/algorithms.md sections 4 and 5,
+as plain Python loops over strings and windows), a direct numpy convolution for the
+window geometry, and an unbatched, one-filter-at-a-time re-run of the network for the
+influence. Models whose filters are JASPAR log-odds matrices check the end result.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from motifscope.errors import InputError
+from motifscope.filters import (
+    best_matches,
+    filter_activations,
+    filter_influence,
+    filter_pwms,
+    filter_table,
+    first_layer,
+    influence_matrix,
+    iupac_consensus,
+    plot_filter_logos,
+    plot_filter_weights,
+    plot_influence_heatmap,
+    weight_consensus,
+)
+from motifscope.models import ModelAdapter
+
+ALPHABET = "ACGT"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+class ConvNet(nn.Module):
+    """conv -> [BN] -> ReLU -> global max -> linear, the smallest Basset-like model."""
+
+    def __init__(self, n_filters=3, width=5, padding=0, stride=1, dilation=1, n_targets=2,
+                 batch_norm=False, inplace=False):
+        super().__init__()
+        self.conv = nn.Conv1d(4, n_filters, width, padding=padding, stride=stride,
+                              dilation=dilation)
+        self.bn = nn.BatchNorm1d(n_filters) if batch_norm else nn.Identity()
+        self.act = nn.ReLU(inplace=inplace)
+        self.pool = nn.AdaptiveMaxPool1d(1)
+        self.flat = nn.Flatten()
+        self.out = nn.Linear(n_filters, n_targets)
+
+    def forward(self, x):
+        return self.out(self.flat(self.pool(self.act(self.bn(self.conv(x))))))
+
+
+def onehot(idx: np.ndarray) -> np.ndarray:
+    """(N, L) base indices (4 = N) -> (N, 4, L) uint8 one-hot with all-zero N columns."""
+    eye = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), np.uint8)])
+    return eye[idx].transpose(0, 2, 1).copy()
+
+
+def decode(x: np.ndarray) -> str:
+    return "".join(ALPHABET[c.argmax()] if c.sum() == 1 else "N" for c in x.T)
+
+
+def brute_conv(X, W, b, starts, dilation):
+    """ReLU(conv) at the given window starts, positions outside [0, L) read as zeros."""
+    N, _, L = X.shape
+    out = np.zeros((N, W.shape[0], len(starts)))
+    for j, s in enumerate(starts):
+        for k in range(W.shape[2]):
+            p = s + dilation * k
+            if 0 <= p < L:
+                out[:, :, j] += X[:, :, p].astype(float) @ W[:, :, k].T
+    return np.maximum(out + b[None, :, None], 0)
+
+
+def basset_reference(seqs: list[str], outs: np.ndarray, width: int, act_t=0.5):
+    """basset_motifs.py: plot_filter_logo's site loop and make_filter_pwm, verbatim rules."""
+    n_filters, L = outs.shape[1], outs.shape[2]
+    pad_side = (width - 1) // 2
+    pfms, nsites = [], []
+    for f in range(n_filters):
+        a = outs[:, f, :].astype(np.float64)
+        thr = a.mean() + act_t * (a.max() - a.mean())
+        kmers = [seqs[i][j - pad_side:j - pad_side + width]
+                 for i in range(len(seqs)) for j in range(pad_side, L - pad_side)
+                 if outs[i, f, j] > thr]
+        counts = np.ones((width, 4))
+        total = 4.0
+        for kmer in kmers:
+            for pos, base in enumerate(kmer):
+                if base in ALPHABET:
+                    counts[pos, ALPHABET.index(base)] += 1
+                else:
+                    counts[pos] += 0.25
+            total += 1
+        pfms.append((counts / total).T)
+        nsites.append(int(total - 4))
+    return np.array(pfms), np.array(nsites)
+
+
+def factornet_reference(X: np.ndarray, acts_fwd: np.ndarray, acts_rc: np.ndarray, width: int):
+    """FactorNet visualize.py output_results: per-sequence argmax > 0, both strands."""
+    n_filters = acts_fwd.shape[1]
+    X_rc = X[:, ::-1, ::-1]
+    motifs = np.zeros((n_filters, width, 4))
+    nsites = np.zeros(n_filters, int)
+    for x, x_rc, a, a_rc in zip(X, X_rc, acts_fwd, acts_rc):
+        for m in range(n_filters):
+            for seq, act in ((x, a[m]), (x_rc, a_rc[m])):
+                i = int(np.argmax(act))
+                if act[i] > 0:
+                    motifs[m] += seq[:, i:i + width].T
+                    nsites[m] += 1
+    pfm = motifs / motifs.sum(axis=2, keepdims=True)
+    return pfm.transpose(0, 2, 1), nsites
+
+
+def random_net(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return ConvNet(**kwargs).eval()
+
+
+# ----------------------------------------------------------------------------- geometry
+
+@pytest.mark.parametrize("kwargs", [
+    dict(width=5, padding=0),
+    dict(width=5, padding=2),
+    dict(width=6, padding="same"),
+    dict(width=5, padding="same", dilation=2),
+    dict(width=4, padding=3, stride=2),
+    dict(width=3, padding=1, stride=3, dilation=2),
+])
+def test_activations_map_to_exact_receptive_windows(random_onehot, kwargs):
+    X = random_onehot(n=6, length=31, seed=1)
+    model = random_net(**kwargs)
+    acts = filter_activations(ModelAdapter(model), X, device="cpu")
+    W = model.conv.weight.detach().numpy().astype(float)
+    b = model.conv.bias.detach().numpy().astype(float)
+    expected = brute_conv(X, W, b, acts.starts, kwargs.get("dilation", 1))
+    assert acts.values.shape == expected.shape
+    np.testing.assert_allclose(acts.values, expected, rtol=1e-5, atol=1e-5)
+    assert acts.layer == "conv" and acts.activation == "act"
+    assert acts.span == kwargs.get("dilation", 1) * (kwargs["width"] - 1) + 1
+
+
+def test_same_padding_centres_the_window_on_the_position():
+    info = first_layer(random_net(width=19, padding=9), np.zeros((1, 4, 50), np.uint8))
+    assert info.window_starts(50)[20] == 20 - 9
+    full = info.full_windows(50, 50)
+    # Basset's loop: j in [pad_side, L - pad_side)
+    np.testing.assert_array_equal(np.flatnonzero(full), np.arange(9, 50 - 9))
+
+
+def test_activation_is_found_through_batch_norm_and_in_place_relu(random_onehot):
+    X = random_onehot(n=4, length=40, seed=2)
+    model = random_net(batch_norm=True, inplace=True)
+    with torch.no_grad():
+        model.bn.running_mean.uniform_(-0.5, 0.5)
+        model.bn.running_var.uniform_(0.5, 2.0)
+    acts = filter_activations(model, X, device="cpu")
+    assert acts.activation == "act"
+    with torch.no_grad():
+        expected = torch.relu(model.bn(model.conv(torch.tensor(X).float()))).numpy()
+    np.testing.assert_allclose(acts.values, expected, rtol=1e-6, atol=1e-6)
+    raw = filter_activations(model, X, activation="none", device="cpu")
+    assert raw.activation == "none"
+    assert (raw.values < 0).any()
+
+
+class SharedReLU(nn.Module):
+    """One ReLU module used after both convolutions (a common way to write models)."""
+
+    def __init__(self):
+        super().__init__()
+        self.relu = nn.ReLU()
+        self.conv1 = nn.Conv1d(4, 3, 5)
+        self.conv2 = nn.Conv1d(3, 2, 3)
+
+    def forward(self, x):
+        return self.relu(self.conv2(self.relu(self.conv1(x)))).amax(dim=2)
+
+
+def test_a_shared_activation_module_is_read_at_the_right_call(random_onehot):
+    X = random_onehot(n=3, length=20, seed=3)
+    torch.manual_seed(0)
+    model = SharedReLU().eval()
+    acts = filter_activations(model, X, device="cpu")
+    with torch.no_grad():
+        expected = torch.relu(model.conv1(torch.tensor(X).float())).numpy()
+    np.testing.assert_allclose(acts.values, expected, rtol=1e-6)
+
+
+class FunctionalReLU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 2, 5)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x)).amax(dim=2)
+
+
+def test_without_an_activation_module_the_conv_output_is_used(random_onehot, caplog):
+    torch.manual_seed(0)
+    with caplog.at_level(logging.WARNING, logger="motifscope.filters"):
+        acts = filter_activations(FunctionalReLU().eval(), random_onehot(n=2, length=20),
+                                  device="cpu")
+    assert acts.activation == "none"
+    assert "no nonlinearity" in caplog.text
+
+
+# ----------------------------------------------------------------------------- PWM rules
+
+def test_basset_rule_matches_the_reference_loop(rng):
+    idx = rng.integers(0, 4, size=(40, 60))
+    idx[rng.random(idx.shape) < 0.02] = 4  # some N bases: 0.25 to every letter
+    X = onehot(idx)
+    model = random_net(seed=4, n_filters=5, width=7, padding=3)
+    result = filter_pwms(model, X, method="basset", min_sites=0, batch_size=16, device="cpu")
+    outs = filter_activations(model, X, device="cpu").values
+    pfm, nsites = basset_reference([decode(x) for x in X], outs, width=7)
+    np.testing.assert_array_equal(result.nsites, nsites)
+    np.testing.assert_allclose(result.pfm, pfm, atol=1e-12)
+    a = outs.astype(np.float64)
+    np.testing.assert_allclose(result.threshold,
+                               a.mean((0, 2)) + 0.5 * (a.max((0, 2)) - a.mean((0, 2))),
+                               rtol=1e-9)
+    np.testing.assert_allclose(result.activation_mean, a.mean((0, 2)), rtol=1e-9)
+    np.testing.assert_allclose(result.activation_sd, a.std((0, 2)), rtol=1e-6)
+    assert all(n > 0 for n in result.nsites)
+
+
+def test_basset_rule_does_not_depend_on_batch_size(random_onehot):
+    X = random_onehot(n=30, length=50, seed=5)
+    model = random_net(seed=5, n_filters=4, width=5, padding=2)
+    a = filter_pwms(model, X, batch_size=7, device="cpu")
+    b = filter_pwms(model, X, batch_size=30, device="cpu")
+    np.testing.assert_array_equal(a.nsites, b.nsites)
+    np.testing.assert_allclose(a.pfm, b.pfm, atol=1e-12)
+
+
+def test_danq_rule_matches_the_factornet_loop(random_onehot):
+    X = random_onehot(n=25, length=40, seed=6)
+    model = random_net(seed=6, n_filters=4, width=6)  # valid padding, as FactorNet
+    result = filter_pwms(model, X, method="danq", batch_size=10, device="cpu")
+    fwd = filter_activations(model, X, device="cpu").values
+    rc = filter_activations(model, X, device="cpu", reverse_complement=True).values
+    pfm, nsites = factornet_reference(X, fwd, rc, width=6)
+    np.testing.assert_array_equal(result.nsites, nsites)
+    np.testing.assert_allclose(result.pfm, pfm, atol=1e-12)
+    assert result.nsites.max() <= 2 * len(X)  # at most one site per sequence per strand
+
+
+def test_pwm_log_odds_ic_and_consensus():
+    pfm = np.array([[0.97, 0.01, 0.01, 0.01], [0.45, 0.45, 0.05, 0.05],
+                    [0.25, 0.25, 0.25, 0.25], [0.01, 0.01, 0.01, 0.97]]).T
+    assert iupac_consensus(pfm) == "AMNT"
+    assert weight_consensus(np.array([[1.0, -1], [0.5, -2], [0, -3], [0, -4]])) == "AN"
+
+
+def test_pwms_table_and_meme_file_round_trip(tmp_path, random_onehot):
+    from motifscope.io import read_meme
+
+    X = random_onehot(n=30, length=60, seed=7)
+    model = random_net(seed=7, n_filters=3, width=5, padding=2)
+    with torch.no_grad():
+        model.conv.weight[2] = 0  # a filter that never fires: no sites
+        model.conv.bias[2] = -1
+    result = filter_pwms(model, X, device="cpu")
+    assert result.nsites[2] == 0 and result.dropped == ["filter2"]
+    assert np.isnan(result.ic[2]) and np.isfinite(result.ic[:2]).all()
+    expected_pwm = np.log2((result.pfm + 1e-9) / 0.25)
+    np.testing.assert_allclose(result.pwm, expected_pwm)
+    np.testing.assert_allclose(result.pfm.sum(axis=1), 1.0)
+    table = result.table()
+    assert list(table["filter"]) == ["filter0", "filter1", "filter2"]
+    assert table.loc[2, "status"].startswith("too few sites (0 < 10)")
+    path = result.write_meme(tmp_path / "filters.meme")
+    motifs = read_meme(path)
+    assert list(motifs) == ["filter0", "filter1"]
+    np.testing.assert_allclose(motifs["filter0"], result.pfm[0], atol=1e-4)
+    assert motifs.info["filter1"].nsites == result.nsites[1]
+
+
+def test_trimming_drops_flat_edges():
+    from motifscope.filters import _trim
+
+    pfm = np.full((4, 6), 0.25)
+    pfm[:, 2:4] = np.eye(4)[:, :2]
+    assert _trim(pfm, np.full(4, 0.25), 0.2).shape == (4, 2)
+    assert _trim(pfm, np.full(4, 0.25), 0.0).shape == (4, 6)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+class NoConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Linear(4 * 20, 2)
+
+    def forward(self, x):
+        return self.dense(x.flatten(1))
+
+
+def test_bad_input(random_onehot):
+    X = random_onehot(n=2, length=20)
+    with pytest.raises(InputError, match="no nn.Conv1d layer"):
+        filter_pwms(NoConv(), X)
+    with pytest.raises(InputError, match=r"no module named 'conv9'; its Conv1d layers are: "
+                                         r"conv1, conv2"):
+        filter_activations(SharedReLU(), X, layer="conv9")
+    with pytest.raises(InputError, match="reads 3 channels"):
+        filter_activations(SharedReLU(), X, layer="conv2")
+    with pytest.raises(InputError, match="'relu' is a ReLU, not a Conv1d"):
+        filter_activations(SharedReLU(), X, layer="relu")
+    with pytest.raises(InputError, match="no module named 'act9'"):
+        filter_activations(random_net(), X, activation="act9")
+    with pytest.raises(InputError, match="not one of basset, danq"):
+        filter_pwms(random_net(), X, method="homer")
+    with pytest.raises(InputError, match=r"shape \(N, 4, L\)"):
+        filter_pwms(random_net(), X[:, :3])
+    with pytest.raises(InputError, match="fails on an input of shape"):
+        filter_pwms(NoConv(), random_onehot(n=2, length=21))
+    with pytest.raises(InputError, match="labels must have shape"):
+        filter_influence(random_net(), X, y=np.zeros((3, 2)))
+    # a model name from the adapter's own named_modules() is accepted
+    acts = filter_activations(ModelAdapter(random_net()), X, layer="model.conv", device="cpu")
+    assert acts.layer == "conv"
+
+
+def test_scripted_and_exported_models_get_a_clear_message(random_onehot):
+    X = random_onehot(n=2, length=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(random_net())
+    with pytest.raises(InputError, match="TorchScript archive.*model.format: state_dict"):
+        filter_pwms(scripted, X)
+    exported = torch.export.export(random_net(), (torch.zeros(1, 4, 20),)).module()
+    with pytest.raises(InputError, match="torch.export archive.*model.format: state_dict"):
+        filter_pwms(exported, X)
+
+
+# ----------------------------------------------------------------------------- influence
+
+def brute_influence(model, X, y, f, mean):
+    """Re-run the network with filter f's activation replaced, one filter, one batch."""
+    x = torch.tensor(X).float()
+    with torch.no_grad():
+        base = model(x).double()
+        h = model.act(model.bn(model.conv(x)))
+        h[:, f] = mean
+        null = model.out(model.flat(model.pool(h))).double()
+    delta = base - null
+    yt = torch.tensor(y).double()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    dloss = (bce(null, yt, reduction="none") - bce(base, yt, reduction="none")).mean(0)
+    return (delta.mean(0).numpy(), delta.std(0, unbiased=False).numpy(),
+            (delta.mean(0) / base.var(0, unbiased=False)).numpy(), dloss.numpy())
+
+
+def test_influence_matches_one_filter_at_a_time(random_onehot, rng):
+    X = random_onehot(n=23, length=30, seed=8)
+    y = rng.integers(0, 2, size=(23, 2)).astype(np.float32)
+    model = random_net(seed=8, n_filters=5, width=5, padding=2, batch_norm=True)
+    table = filter_influence(model, X, y=y, batch_size=6, filters_per_pass=2,
+                             target_names=["a", "b"], device="cpu")
+    assert len(table) == 10 and list(table["target"][:2]) == ["a", "b"]
+    acts = filter_activations(model, X, device="cpu").values.astype(np.float64)
+    for f in range(5):
+        mean = acts[:, f].mean()
+        rows = table[table["filter"] == f"filter{f}"]
+        np.testing.assert_allclose(rows["activation_mean"], mean, rtol=1e-6)
+        d_mean, d_sd, score, d_loss = brute_influence(model, X, y, f, mean)
+        np.testing.assert_allclose(rows["delta_mean"], d_mean, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(rows["delta_sd"], d_sd, rtol=1e-3, atol=1e-6)
+        np.testing.assert_allclose(rows["score"], score, rtol=1e-3, atol=1e-6)
+        np.testing.assert_allclose(rows["delta_loss"], d_loss, rtol=1e-3, atol=1e-7)
+    without = filter_influence(model, X, batch_size=23, filters_per_pass=5, device="cpu")
+    np.testing.assert_allclose(without["delta_mean"], table["delta_mean"], rtol=1e-4, atol=1e-7)
+    assert without["delta_loss"].isna().all()
+
+
+def plant(rng, n, length, motifs: list[str], which: np.ndarray):
+    """Random sequences with motif ``which[i]`` (-1: none) planted at a random place."""
+    idx = rng.integers(0, 4, size=(n, length))
+    for i, m in enumerate(which):
+        if m >= 0:
+            site = [ALPHABET.index(c) for c in motifs[m]]
+            start = rng.integers(0, length - len(site))
+            idx[i, start:start + len(site)] = site
+    return onehot(idx)
+
+
+def test_influence_ranks_the_driving_filter_first(rng):
+    motifs = ["GATAAG", "CACGTG", "TTTCCC"]
+    model = ConvNet(n_filters=3, width=6, n_targets=2).eval()
+    with torch.no_grad():
+        for f, m in enumerate(motifs):
+            site = onehot(np.array([[ALPHABET.index(c) for c in m]]))[0].astype(np.float32)
+            model.conv.weight[f] = torch.tensor(site * 2 - 1)
+        model.conv.bias.fill_(-4.0)  # a filter fires (2) only on its exact motif
+        model.out.weight.copy_(torch.tensor([[0.1, 3.0, 0.0], [0.0, 0.2, -2.0]]))
+        model.out.bias.zero_()
+    X = plant(rng, 60, 40, motifs, rng.integers(-1, 3, size=60))
+    table = filter_influence(model, X, device="cpu")
+    wide = influence_matrix(table, "score")
+    assert wide["0"].abs().idxmax() == "filter1"
+    assert wide["1"].abs().idxmax() == "filter2"
+    assert wide.loc["filter2", "1"] < 0 < wide.loc["filter1", "0"]
+
+
+# ----------------------------------------------------------------------------- table, plots
+
+def test_table_and_figures(tmp_path, random_onehot, rng):
+    X = random_onehot(n=20, length=40, seed=9)
+    model = random_net(seed=9, n_filters=4, width=5, padding=2)
+    pwms = filter_pwms(model, X, min_sites=1, device="cpu")
+    tomtom = pd.DataFrame({"query_id": ["filter0", "filter0", "filter1"],
+                           "target_id": ["MA1", "MA2", "MA3"], "optimal_offset": 0,
+                           "p-value": [1e-3, 1e-4, 0.2], "E-value": [1.0, 0.1, 5],
+                           "q-value": [0.01, 0.05, 0.5], "overlap": 5,
+                           "query_consensus": "", "target_consensus": "",
+                           "orientation": "+", "score": 1.0})
+    matches = best_matches(tomtom, filters=pwms.names)
+    assert list(matches["best_match"][:2]) == ["MA1", "MA3"]
+    assert list(matches["annotation"]) == ["MA1", ".", ".", "."]
+    assert matches["best_match"].isna().sum() == 2
+    influence = filter_influence(model, X, y=rng.integers(0, 2, (20, 2)), device="cpu")
+    table = filter_table(pwms, matches, influence)
+    assert list(table.columns[-3:]) == ["influence:0", "influence:1", "delta_loss"]
+    assert len(table) == 4
+    logos = plot_filter_logos(pwms, tmp_path / "logos", matches)
+    assert {p.name for p in logos} >= {"filter0.pdf", "filter0.png"}
+    assert plot_filter_weights(pwms, tmp_path / "weights")[1].stat().st_size > 0
+    stem = tmp_path / "influence"
+    first = plot_influence_heatmap(influence, stem)
+    blob = first[1].read_bytes()
+    plot_influence_heatmap(influence, stem)
+    assert first[1].read_bytes() == blob
