@@ -443,3 +443,58 @@ def test_table_and_figures(tmp_path, random_onehot, rng):
     blob = first[1].read_bytes()
     plot_influence_heatmap(influence, stem)
     assert first[1].read_bytes() == blob
+
+
+# ----------------------------------------------------------------------------- JASPAR recovery
+
+JASPAR_CHOSEN = {"MA0138.3": "REST", "MA0083.3": "SRF", "MA0088.2": "ZNF143", "MA0106.3": "TP53"}
+
+
+@pytest.fixture(scope="module")
+def jaspar_vertebrates():
+    from motifscope.io import jaspar_motifs
+
+    motifs, _ = jaspar_motifs("jaspar:2024:CORE:vertebrates")
+    return motifs
+
+
+@pytest.fixture(scope="module")
+def jaspar_model(jaspar_vertebrates):
+    """A conv layer whose filters are the log-odds of chosen JASPAR motifs, and sequences
+    with instances (sampled from the PFMs, either strand) planted one per sequence."""
+    rng = np.random.default_rng(11)
+    ids = list(JASPAR_CHOSEN)
+    width, n, length = 21, 60 * len(ids), 100
+    weights = np.zeros((len(ids), 4, width))
+    for f, motif_id in enumerate(ids):
+        pfm = jaspar_vertebrates[motif_id]
+        offset = (width - pfm.shape[1]) // 2
+        weights[f, :, offset:offset + pfm.shape[1]] = np.log2((pfm + 0.01) / 1.04 / 0.25)
+    model = ConvNet(n_filters=len(ids), width=width, padding="same", n_targets=1).eval()
+    with torch.no_grad():
+        model.conv.weight.copy_(torch.tensor(weights))
+        model.conv.bias.zero_()
+    idx = rng.integers(0, 4, size=(n, length))
+    for i in range(n):
+        pfm = jaspar_vertebrates[ids[i % len(ids)]]
+        site = np.array([rng.choice(4, p=col / col.sum()) for col in pfm.T])
+        if rng.random() < 0.5:
+            site = 3 - site[::-1]
+        start = rng.integers(0, length - len(site))
+        idx[i, start:start + len(site)] = site
+    return model, onehot(idx), ids
+
+
+@pytest.mark.parametrize("method", ["basset", "danq"])
+def test_jaspar_log_odds_filters_recover_their_motifs(jaspar_model, jaspar_vertebrates, method):
+    pytest.importorskip("motifscope.motifs")
+    from motifscope.filters import filter_tomtom
+
+    model, X, ids = jaspar_model
+    pwms = filter_pwms(model, X, method=method, device="cpu")
+    assert pwms.kept.all()
+    hits = filter_tomtom(pwms, jaspar_vertebrates)
+    best = best_matches(hits, jaspar_vertebrates, filters=pwms.names)
+    assert list(best["best_match"]) == ids
+    assert list(best["annotation"]) == list(JASPAR_CHOSEN.values())
+    assert (best["q-value"] < 1e-3).all()

@@ -728,27 +728,33 @@ class _Moments:
         return var.clamp_min(0).sqrt()
 
 
+_SITES_PER_CHUNK = 1 << 16
+
+
 def _window_counts(layer: FirstLayer, x: torch.Tensor, sites: torch.Tensor) -> torch.Tensor:
     """Sum, per filter, the input windows of the marked positions.
 
-    ``x`` (B, 4, L) is the convolution's input, ``sites`` (B, F, L_out) a 0/1 mask of the
-    positions to count (full windows only). The sum over b, j of ``sites[b, f, j]`` times
-    the window at ``j`` is exactly the convolution's weight gradient for ``sites`` as the
-    output gradient, which torch computes without materialising the windows.
+    ``x`` (B, 4, L) is the convolution's input, ``sites`` (B, F, L_out) a boolean mask of
+    the positions to count (full windows only, so every index is inside the sequence).
+    Sites are sparse, so their windows are gathered (in chunks, to bound memory) and
+    added per filter.
 
     Returns
     -------
     torch.Tensor, float64, shape (F, 4, width)
     """
-    length, out_length = x.shape[2], sites.shape[2]
-    right = max(0, (out_length - 1) * layer.stride + layer.span - layer.left_pad - length)
-    padded = torch.nn.functional.pad(_fill_n(x.float()), (layer.left_pad, right))
-    needed = (out_length - 1) * layer.stride + layer.span
-    padded = padded[:, :, :needed]
-    counts = torch.nn.grad.conv1d_weight(padded, (layer.n_filters, 4, layer.width),
-                                         sites.float(), stride=layer.stride,
-                                         dilation=layer.dilation)
-    return counts.double()
+    counts = torch.zeros(layer.n_filters, layer.width * 4, dtype=torch.float64,
+                         device=x.device)
+    seq, filt, pos = sites.nonzero(as_tuple=True)
+    if seq.numel():
+        columns = _fill_n(x.float()).transpose(1, 2)  # (B, L, 4)
+        taps = torch.arange(layer.width, device=x.device) * layer.dilation
+        for lo in range(0, seq.numel(), _SITES_PER_CHUNK):
+            chunk = slice(lo, lo + _SITES_PER_CHUNK)
+            where = (pos[chunk] * layer.stride - layer.left_pad)[:, None] + taps[None, :]
+            windows = columns[seq[chunk][:, None], where]  # (S, width, 4)
+            counts.index_add_(0, filt[chunk], windows.reshape(len(where), -1).double())
+    return counts.reshape(layer.n_filters, layer.width, 4).transpose(1, 2)
 
 
 def _basset_sites(act: torch.Tensor, full: torch.Tensor, threshold: torch.Tensor):
