@@ -1,0 +1,314 @@
+"""The two forward passes behind :func:`motifscope.attribution.deep_lift_shap`.
+
+DeepLIFT needs, at every nonlinear layer, the activations of an example *and* of its
+reference, but only one chain of multipliers per pair. Instead of pushing the example and
+reference halves through the network together and back-propagating through both (what
+tangermeme and captum do), we
+
+1. run the references alone, without autograd, and record the input and output of every
+   hooked layer call in call order (:meth:`DeepLiftPasses.reference_pass`);
+2. run the examples with autograd; at each hooked layer call the output is replaced by the
+   same values whose backward applies the layer's DeepLIFT rule, built from the example
+   activations and the matching recorded reference ones (:meth:`DeepLiftPasses.example_pass`).
+
+One backward pass over the example rows then yields the multipliers. This costs one
+inference forward + one forward + one backward on B rows, instead of a forward and a
+backward on 2B rows.
+
+Hooks are installed globally (``torch.nn.modules.module.register_module_forward_*_hook``)
+for the duration of a call, so layers built inside ``forward`` and layers called several
+times per forward are handled: calls are matched by order. A layer nested inside another
+hooked layer is left to the outer rule. ``inplace`` flags of hooked layers are switched off
+while attributing (the rule needs the input intact) and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch.nn.modules import module as module_registry
+from torch.overrides import TorchFunctionMode
+
+
+class _ApplyRule(torch.autograd.Function):
+    """Identity in the forward pass (returns the layer's own output values); the backward
+    pass maps the incoming gradient through a DeepLIFT rule instead of the layer's Jacobian.
+
+    The output tensor travels inside a tuple so that autograd does not treat it as an
+    input returned as-is (which would forbid later in-place edits by the user's forward).
+    """
+
+    @staticmethod
+    def forward(ctx, x, carried):
+        output, backward = carried
+        ctx.rule_backward = backward
+        return output
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.rule_backward(grad), None
+
+
+@dataclass
+class _Record:
+    module: torch.nn.Module
+    x: torch.Tensor
+    y: torch.Tensor
+    x_version: int
+    y_version: int
+
+
+def _first_output(output):
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def _replace_first_output(output, new):
+    if isinstance(output, tuple):
+        return (new, *output[1:])
+    if isinstance(output, list):
+        return [new, *output[1:]]
+    return new
+
+
+class DeepLiftPasses:
+    """Context manager installing the DeepLIFT hooks; see the module docstring.
+
+    Parameters
+    ----------
+    rules : dict
+        Module class -> rule (see :mod:`motifscope.attribution._rules`).
+    """
+
+    def __init__(self, rules: dict):
+        self.rules = rules
+        self._rule_cache: dict[type, object] = {}
+        self._mode = None
+        self._stack: list = []
+        self._records: list[_Record] = []
+        self._cursor = 0
+        self._handles = []
+        self._inplace_restore: list = []
+        self.recorder: FunctionalNonlinearityRecorder | None = None
+        self.hooked_calls = 0
+
+    # -- installation -----------------------------------------------------------------------
+    def __enter__(self):
+        self._handles = [module_registry.register_module_forward_pre_hook(self._pre_hook),
+                         module_registry.register_module_forward_hook(self._post_hook)]
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        for module in self._inplace_restore:
+            module.inplace = True
+        self._inplace_restore = []
+        self._records = []
+        self._stack = []
+        self._mode = None
+        return False
+
+    def rule_for(self, module):
+        cls = type(module)
+        if cls not in self._rule_cache:
+            self._rule_cache[cls] = next((self.rules[base] for base in cls.__mro__
+                                          if base in self.rules), None)
+        return self._rule_cache[cls]
+
+    # -- the two passes ---------------------------------------------------------------------
+    def reference_pass(self, model, X, args):
+        """Forward the references without autograd, recording hooked layer activations."""
+        self._begin("record")
+        try:
+            with torch.no_grad():
+                return model(X, *args)
+        finally:
+            self._mode = None
+
+    def example_pass(self, model, X, args, recorder=None):
+        """Forward the examples (``X`` must require grad) with the rules spliced in."""
+        self._begin("apply")
+        self.recorder = recorder
+        try:
+            if recorder is None:
+                y = model(X, *args)
+            else:
+                with recorder:
+                    y = model(X, *args)
+            if self._cursor != len(self._records):
+                raise RuntimeError(
+                    f"the model called {len(self._records)} nonlinear layers on the references "
+                    f"but {self._cursor} on the examples; DeepLIFT needs a forward pass whose "
+                    "layer calls do not depend on the input values")
+            return y
+        finally:
+            self._mode = None
+            self.recorder = None
+            self._records = []
+
+    def _begin(self, mode):
+        self._mode = mode
+        self._stack = []
+        self._cursor = 0
+        if mode == "record":
+            self._records = []
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _pre_hook(self, module, args):
+        if self._mode is None or self.rule_for(module) is None:
+            return None
+        outermost = not self._stack
+        if getattr(module, "inplace", False) is True:
+            module.inplace = False
+            self._inplace_restore.append(module)
+        x = args[0] if outermost and args and isinstance(args[0], torch.Tensor) else None
+        self._stack.append(x)
+        if self.recorder is not None:
+            self.recorder.depth += 1
+        return None
+
+    def _post_hook(self, module, args, output):
+        if self._mode is None or self.rule_for(module) is None or not self._stack:
+            return None
+        x = self._stack.pop()
+        try:
+            if self._stack:  # nested inside another hooked layer: the outer rule decides
+                return None
+            y = _first_output(output)
+            if self._mode == "record":
+                if x is not None and isinstance(y, torch.Tensor):
+                    self._records.append(_Record(module, x, y, x._version, y._version))
+                else:
+                    self._records.append(_Record(module, None, None, 0, 0))
+                return None
+            return self._apply(module, x, y, output)
+        finally:
+            # decremented last, so the rule's own tensor operations are not reported
+            if self.recorder is not None:
+                self.recorder.depth -= 1
+
+    def _apply(self, module, x, y, output):
+        if self._cursor >= len(self._records):
+            raise RuntimeError(
+                f"{type(module).__name__} was called on the examples but not on the "
+                "references; DeepLIFT needs a forward pass whose layer calls do not depend "
+                "on the input values")
+        record = self._records[self._cursor]
+        self._records[self._cursor] = None  # the rule keeps what it needs; free the rest
+        self._cursor += 1
+        if record is None or record.module is not module:
+            raise RuntimeError(
+                f"layer call {self._cursor} was {type(record.module).__name__} on the "
+                f"references but {type(module).__name__} on the examples; DeepLIFT needs a "
+                "forward pass whose layer calls do not depend on the input values")
+        if x is None or record.x is None or not x.requires_grad:
+            return None
+        if record.x._version != record.x_version or record.y._version != record.y_version:
+            raise RuntimeError(
+                f"the input or output of {type(module).__name__} was modified in place after "
+                "the layer ran; DeepLIFT needs those activations: replace the in-place "
+                "operation (e.g. `h += r`) by an out-of-place one (`h = h + r`)")
+        self.hooked_calls += 1
+        rule = self.rule_for(module)
+
+        def local_grad(grad):
+            return torch.autograd.grad(y, x, grad, retain_graph=True)[0]
+
+        backward = rule(module, x.detach(), record.x, y.detach(), record.y, local_grad)
+        if backward is None:
+            return None
+        return _replace_first_output(output, _ApplyRule.apply(x, (y.detach(), backward)))
+
+
+# Functions that are not linear in their tensor arguments. Called from ``forward`` outside a
+# hooked layer, DeepLIFT treats them as linear (plain gradients), which breaks completeness.
+_UNARY_NONLINEAR = {
+    F.relu, torch.relu, torch.Tensor.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu,
+    F.gelu, F.silu, F.mish, F.softplus, F.softshrink, F.hardshrink, F.tanhshrink, F.hardtanh,
+    F.hardsigmoid, F.hardswish, F.logsigmoid, F.softsign, F.prelu, F.rrelu, F.glu, F.threshold,
+    torch.sigmoid, torch.Tensor.sigmoid, F.sigmoid, torch.tanh, torch.Tensor.tanh, F.tanh,
+    torch.exp, torch.Tensor.exp, torch.expm1, torch.log, torch.Tensor.log, torch.log1p,
+    torch.Tensor.log1p, torch.log2, torch.log10, torch.sqrt, torch.Tensor.sqrt, torch.rsqrt,
+    torch.square, torch.Tensor.square, torch.pow, torch.Tensor.pow, torch.Tensor.__pow__,
+    torch.abs, torch.Tensor.abs, torch.clamp, torch.Tensor.clamp, torch.clip,
+    torch.Tensor.clip, torch.softmax, torch.Tensor.softmax, F.softmax, F.log_softmax,
+    torch.log_softmax, torch.Tensor.log_softmax, F.max_pool1d, F.max_pool2d, torch.max_pool1d,
+    torch.max_pool2d, F.adaptive_max_pool1d, F.adaptive_max_pool2d, torch.max,
+    torch.Tensor.max, torch.amax, torch.Tensor.amax, torch.min, torch.Tensor.min, torch.amin,
+    torch.Tensor.amin, torch.maximum, torch.minimum, torch.logsumexp, torch.Tensor.logsumexp,
+    torch.erf, torch.sin, torch.cos, F.layer_norm, F.group_norm, F.normalize, F.instance_norm,
+    torch.norm, torch.Tensor.norm, torch.topk, torch.sort,
+}
+# Products of two input-dependent tensors (attention, gating) are not linear either.
+_PRODUCTS = {torch.mul, torch.Tensor.mul, torch.Tensor.__mul__, torch.Tensor.__rmul__,
+             torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm,
+             torch.einsum, torch.div, torch.Tensor.div, torch.Tensor.__truediv__}
+
+
+def _tensors_in(args, kwargs):
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            yield from (v for v in value if isinstance(v, torch.Tensor))
+
+
+def _call_site() -> str:
+    """``file:line`` of the innermost stack frame outside torch and motifscope."""
+    for frame in reversed(traceback.extract_stack()[:-3]):
+        path = frame.filename.replace("\\", "/")
+        if "/torch/" not in path and "/motifscope/attribution/" not in path:
+            return f"{path.rsplit('/', 1)[-1]}:{frame.lineno}"
+    return "?"
+
+
+def _function_name(func) -> str:
+    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    module = getattr(func, "__module__", None) or ""
+    if qualname.startswith("TensorBase.") or qualname.startswith("Tensor."):
+        return "Tensor." + qualname.split(".", 1)[1]
+    if module.startswith("torch.nn.functional"):
+        return f"F.{qualname}"
+    return f"torch.{qualname}" if module.startswith("torch") or not module else \
+        f"{module}.{qualname}"
+
+
+class FunctionalNonlinearityRecorder(TorchFunctionMode):
+    """Record nonlinear torch functions applied to input-dependent tensors outside hooked
+    layers during one example pass (model parameters must not require grad, so "requires
+    grad" means "depends on the input sequence").
+
+    Attributes
+    ----------
+    found : dict[str, str]
+        Function name -> first call site (``file:line``).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0
+        self.found: dict[str, str] = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self.depth == 0 and (func in _UNARY_NONLINEAR or func in _PRODUCTS):
+            tracked = [t for t in _tensors_in(args, kwargs) if t.requires_grad]
+            nonlinear = bool(tracked) if func in _UNARY_NONLINEAR else self._product(
+                func, args, tracked)
+            if nonlinear:
+                name = _function_name(func)
+                self.found.setdefault(name, _call_site())
+        return func(*args, **kwargs)
+
+    @staticmethod
+    def _product(func, args, tracked) -> bool:
+        if func in (torch.div, torch.Tensor.div, torch.Tensor.__truediv__):
+            return len(args) > 1 and isinstance(args[1], torch.Tensor) and args[1].requires_grad
+        return len(tracked) >= 2
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} ({site})" for name, site in self.found.items())
