@@ -348,13 +348,18 @@ def test_scripted_and_exported_models_get_a_clear_message(random_onehot):
 
 # ----------------------------------------------------------------------------- influence
 
-def brute_influence(model, X, y, f, mean):
-    """Re-run the network with filter f's activation replaced, one filter, one batch."""
+def brute_influence(model, X, y, f, mean, at_conv=False):
+    """Re-run the network with filter f's activation (or conv output) replaced, one filter
+    at a time, all sequences in one batch."""
     x = torch.tensor(X).float()
     with torch.no_grad():
         base = model(x).double()
-        h = model.act(model.bn(model.conv(x)))
-        h[:, f] = mean
+        h = model.conv(x)
+        if at_conv:
+            h[:, f] = mean
+        h = model.act(model.bn(h))
+        if not at_conv:
+            h[:, f] = mean
         null = model.out(model.flat(model.pool(h))).double()
     delta = base - null
     yt = torch.tensor(y).double()
@@ -364,24 +369,30 @@ def brute_influence(model, X, y, f, mean):
             (delta.mean(0) / base.var(0, unbiased=False)).numpy(), dloss.numpy())
 
 
-def test_influence_matches_one_filter_at_a_time(random_onehot, rng):
+@pytest.mark.parametrize("activation,inplace", [(None, False), (None, True), ("none", False)])
+def test_influence_matches_one_filter_at_a_time(random_onehot, rng, activation, inplace):
     X = random_onehot(n=23, length=30, seed=8)
     y = rng.integers(0, 2, size=(23, 2)).astype(np.float32)
-    model = random_net(seed=8, n_filters=5, width=5, padding=2, batch_norm=True)
-    table = filter_influence(model, X, y=y, batch_size=6, filters_per_pass=2,
-                             target_names=["a", "b"], device="cpu")
+    model = random_net(seed=8, n_filters=5, width=5, padding=2, batch_norm=True,
+                       inplace=inplace)
+    with torch.no_grad():
+        model.bn.running_mean.uniform_(-0.5, 0.5)
+    table = filter_influence(model, X, y=y, activation=activation, batch_size=6,
+                             filters_per_pass=2, target_names=["a", "b"], device="cpu")
     assert len(table) == 10 and list(table["target"][:2]) == ["a", "b"]
-    acts = filter_activations(model, X, device="cpu").values.astype(np.float64)
+    acts = filter_activations(model, X, activation=activation,
+                              device="cpu").values.astype(np.float64)
     for f in range(5):
         mean = acts[:, f].mean()
         rows = table[table["filter"] == f"filter{f}"]
         np.testing.assert_allclose(rows["activation_mean"], mean, rtol=1e-6)
-        d_mean, d_sd, score, d_loss = brute_influence(model, X, y, f, mean)
+        d_mean, d_sd, score, d_loss = brute_influence(model, X, y, f, mean,
+                                                      at_conv=activation == "none")
         np.testing.assert_allclose(rows["delta_mean"], d_mean, rtol=1e-4, atol=1e-7)
         np.testing.assert_allclose(rows["delta_sd"], d_sd, rtol=1e-3, atol=1e-6)
         np.testing.assert_allclose(rows["score"], score, rtol=1e-3, atol=1e-6)
         np.testing.assert_allclose(rows["delta_loss"], d_loss, rtol=1e-3, atol=1e-7)
-    without = filter_influence(model, X, batch_size=23, filters_per_pass=5, device="cpu")
+    without = filter_influence(model, X, activation=activation, batch_size=23, device="cpu")
     np.testing.assert_allclose(without["delta_mean"], table["delta_mean"], rtol=1e-4, atol=1e-7)
     assert without["delta_loss"].isna().all()
 

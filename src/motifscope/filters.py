@@ -391,80 +391,95 @@ def _batches(X, batch_size: int, desc: str, verbose) -> Iterator[tuple[int, torc
 
 
 class _Hooks:
-    """Forward hooks on the first layer: capture its input, its conv output and activation.
+    """Hooks on the first layer: capture its input and activation, or impose an activation.
 
-    ``stop=True`` ends the forward pass once the activation is captured. ``replace`` (a
-    function of the activation) substitutes the activation the rest of the network sees.
-    ``conv_output`` (a tensor) is returned by the convolution instead of computing it.
+    ``stop=True`` ends the forward pass once the activation is captured. When ``override``
+    is set (a tensor shaped like the activation), the convolution is not computed and the
+    activation module returns ``override``, so the rest of the network runs on it: the
+    first layer's cost is paid once per batch however many variants are evaluated.
     """
 
-    def __init__(self, layer: FirstLayer, stop: bool = False, keep_conv_output: bool = False):
+    def __init__(self, layer: FirstLayer, stop: bool = False):
         self.layer = layer
         self.stop = stop
-        self.keep_conv_output = keep_conv_output
-        self.replace: Callable[[torch.Tensor], torch.Tensor] | None = None
-        self.conv_output: torch.Tensor | None = None
+        self.override: torch.Tensor | None = None
         self._handles = []
-        self._counts = {"conv": 0, "capture": 0, "forward": 0}
+        self._patched = []
         self.reset()
 
     def reset(self):
         """Forget what the last forward pass captured."""
-        self.inputs = self.pre_activation = self.activation = None
-        self._counts = {"conv": 0, "capture": 0, "forward": 0}
+        self.inputs = self.activation = None
+        self._calls = {"conv_hook": 0, "capture_hook": 0, "conv": 0, "capture": 0}
+
+    def _count(self, key: str) -> int:
+        index = self._calls[key]
+        self._calls[key] += 1
+        return index
 
     def _conv_hook(self, module, inputs, output):
-        index = self._counts["conv"]
-        self._counts["conv"] += 1
+        index = self._count("conv_hook")
         if index == self.layer.conv_call:
             self.inputs = inputs[0]
-            # the activation may be in-place (nn.ReLU(inplace=True)), so keep a copy
-            if self.keep_conv_output:
-                self.pre_activation = output.clone()
         if module is self.layer.capture:
-            return self._capture_hook(module, inputs, output, counted=index)
+            return self._on_activation(output, index)
         return None
 
-    def _capture_hook(self, module, inputs, output, counted: int | None = None):
-        if counted is None:
-            counted = self._counts["capture"]
-            self._counts["capture"] += 1
-        if counted != self.layer.capture_call:
+    def _capture_hook(self, module, inputs, output):
+        return self._on_activation(output, self._count("capture_hook"))
+
+    def _on_activation(self, output, index: int):
+        if index != self.layer.capture_call:
             return None
-        if self.replace is not None:
-            output = self.replace(output)
         self.activation = output
         if self.stop:
             raise _StopForward
-        return output
+        return None
 
-    def _patched_forward(self, original):
+    def _conv_forward(self, original):
         def forward(x, *args, **kwargs):
-            index = self._counts["forward"]
-            self._counts["forward"] += 1
-            if index == self.layer.conv_call and self.conv_output is not None:
-                return self.conv_output
-            return original(x, *args, **kwargs)
+            index = self._count("conv")
+            if self.override is None or index != self.layer.conv_call:
+                return original(x, *args, **kwargs)
+            if self.layer.capture is self.layer.conv:
+                return self.override
+            # never read: the activation module below returns the override instead
+            return self.override.new_zeros(()).expand(self.override.shape)
         return forward
+
+    def _capture_forward(self, original):
+        def forward(x, *args, **kwargs):
+            index = self._count("capture")
+            if self.override is None or index != self.layer.capture_call:
+                return original(x, *args, **kwargs)
+            return self.override
+        return forward
+
+    def _patch(self, module: nn.Module, make):
+        had = "forward" in module.__dict__
+        original = module.forward
+        module.forward = make(original)
+        self._patched.append((module, had, original))
 
     def __enter__(self):
         conv, capture = self.layer.conv, self.layer.capture
         self._handles.append(conv.register_forward_hook(self._conv_hook))
+        self._patch(conv, self._conv_forward)
         if capture is not conv:
             self._handles.append(capture.register_forward_hook(self._capture_hook))
-        self._had_forward = "forward" in conv.__dict__
-        self._original_forward = conv.forward
-        conv.forward = self._patched_forward(self._original_forward)
+            self._patch(capture, self._capture_forward)
         return self
 
     def __exit__(self, *exc):
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        if self._had_forward:
-            self.layer.conv.forward = self._original_forward
-        else:
-            del self.layer.conv.forward
+        for module, had, original in reversed(self._patched):
+            if had:
+                module.forward = original
+            else:
+                del module.forward
+        self._patched.clear()
         return False
 
     def run(self, x: torch.Tensor, *args) -> torch.Tensor | None:
@@ -1002,7 +1017,7 @@ class _InfluenceSums:
 
 def filter_influence(model, X, y=None, layer: str | None = None,
                      activation: str | None = None, loss="auto", target_names=None,
-                     batch_size: int = 64, filters_per_pass: int = 4,
+                     batch_size: int = 64, filters_per_pass: int | None = None,
                      device: str | torch.device | None = "auto",
                      verbose: bool | None = None) -> pd.DataFrame:
     """How much every target's prediction relies on each first-layer filter.
@@ -1027,10 +1042,12 @@ def filter_influence(model, X, y=None, layer: str | None = None,
         Names of the T outputs (default ``"0"``, ``"1"``, ...).
     batch_size : int, default 64
         Sequences per batch.
-    filters_per_pass : int, default 4
+    filters_per_pass : int, optional
         Filters nullified in one forward pass: the batch is repeated along a filter axis,
-        so a pass holds ``batch_size * filters_per_pass`` rows. The first layer is computed
-        once per batch and reused for every filter; X is read twice in all.
+        so a pass holds ``batch_size * filters_per_pass`` rows. Default 1 on the CPU
+        (larger passes only add cache misses there) and 8 on CUDA. Either way the first
+        layer is computed once per batch and its activation reused for every filter, and
+        X is read twice in all (once for the means, once for the influence).
     device : str or torch.device, default "auto"
     verbose : bool, optional
 
@@ -1050,6 +1067,8 @@ def filter_influence(model, X, y=None, layer: str | None = None,
     y = _check_labels(y, n)
     loss_fn = _loss_function(loss, y[: min(n, 10_000)] if y is not None else None) \
         if y is not None else None
+    if filters_per_pass is None:
+        filters_per_pass = 8 if device.type == "cuda" else 1
     if filters_per_pass < 1:
         raise InputError(f"filters_per_pass must be >= 1, got {filters_per_pass}")
     F = info.n_filters
@@ -1067,9 +1086,10 @@ def filter_influence(model, X, y=None, layer: str | None = None,
         with _Hooks(info, stop=False) as hooks:
             for start, x in _batches(X, batch_size, "filter influence", verbose):
                 x = x.to(device)
-                hooks.keep_conv_output, hooks.conv_output, hooks.replace = True, None, None
+                hooks.override = None
                 base = hooks.run(x)
-                conv_output = hooks.pre_activation
+                # later in-place modules could change it, and it is reused for every chunk
+                activation = hooks.activation.clone()
                 if sums is None:
                     sums = _InfluenceSums(F, base.shape[1], device)
                     if y is not None and y.shape[1] != base.shape[1]:
@@ -1080,11 +1100,9 @@ def filter_influence(model, X, y=None, layer: str | None = None,
                 if y is not None:
                     labels = as_tensor(y[start:start + x.shape[0]]).to(device, base.dtype)
                     base_loss = loss_fn(base, labels)
-                hooks.keep_conv_output = False
                 for chunk in chunks:
                     k = len(chunk)
-                    hooks.conv_output = conv_output.repeat(k, 1, 1)
-                    hooks.replace = _nullifier(chunk, F, means, device)
+                    hooks.override = _nullified(activation, chunk, means)
                     out = hooks.run(x.repeat(k, 1, 1)).reshape(k, x.shape[0], -1)
                     loss_delta = None
                     if labels is not None:
@@ -1093,18 +1111,16 @@ def filter_influence(model, X, y=None, layer: str | None = None,
     return _influence_table(sums, moments, target_names, y is not None)
 
 
-def _nullifier(chunk: list[int], n_filters: int, means: torch.Tensor, device):
-    """Replace filter ``chunk[k]`` by its mean in the k-th copy of the batch."""
-    mask = torch.zeros(len(chunk), n_filters, dtype=torch.bool, device=device)
-    mask[torch.arange(len(chunk)), torch.tensor(chunk)] = True
-
-    def replace(out: torch.Tensor) -> torch.Tensor:
-        rows, channels, length = out.shape
-        view = out.reshape(len(chunk), rows // len(chunk), channels, length)
-        fill = means.to(out.dtype)[None, None, :, None]
-        return torch.where(mask[:, None, :, None], fill, view).reshape(rows, channels, length)
-
-    return replace
+def _nullified(activation: torch.Tensor, chunk: list[int], means: torch.Tensor):
+    """``len(chunk)`` copies of the batch's activation (B, F, L), copy k with filter
+    ``chunk[k]`` set to its mean; shape (len(chunk) * B, F, L)."""
+    k = len(chunk)
+    batch, n_filters, length = activation.shape
+    mask = torch.zeros(k, n_filters, dtype=torch.bool, device=activation.device)
+    mask[torch.arange(k), torch.tensor(chunk)] = True
+    fill = means.to(activation.dtype)[None, None, :, None]
+    out = torch.where(mask[:, None, :, None], fill, activation[None])
+    return out.reshape(k * batch, n_filters, length)
 
 
 def _influence_table(sums: _InfluenceSums, moments: _Moments, target_names,
