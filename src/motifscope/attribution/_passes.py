@@ -200,7 +200,8 @@ class DeepLiftPasses:
         record = self._records[self._cursor]
         self._records[self._cursor] = None  # the rule keeps what it needs; free the rest
         self._cursor += 1
-        if record is None or record.module is not module:
+        # compared by class: a layer built inside ``forward`` is a new object on every pass
+        if record is None or type(record.module) is not type(module):
             raise RuntimeError(
                 f"layer call {self._cursor} was {type(record.module).__name__} on the "
                 f"references but {type(module).__name__} on the examples; DeepLIFT needs a "
@@ -226,27 +227,34 @@ class DeepLiftPasses:
 
 # Functions that are not linear in their tensor arguments. Called from ``forward`` outside a
 # hooked layer, DeepLIFT treats them as linear (plain gradients), which breaks completeness.
-_UNARY_NONLINEAR = {
-    F.relu, torch.relu, torch.Tensor.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu,
-    F.gelu, F.silu, F.mish, F.softplus, F.softshrink, F.hardshrink, F.tanhshrink, F.hardtanh,
-    F.hardsigmoid, F.hardswish, F.logsigmoid, F.softsign, F.prelu, F.rrelu, F.glu, F.threshold,
-    torch.sigmoid, torch.Tensor.sigmoid, F.sigmoid, torch.tanh, torch.Tensor.tanh, F.tanh,
-    torch.exp, torch.Tensor.exp, torch.expm1, torch.log, torch.Tensor.log, torch.log1p,
-    torch.Tensor.log1p, torch.log2, torch.log10, torch.sqrt, torch.Tensor.sqrt, torch.rsqrt,
-    torch.square, torch.Tensor.square, torch.pow, torch.Tensor.pow, torch.Tensor.__pow__,
-    torch.abs, torch.Tensor.abs, torch.clamp, torch.Tensor.clamp, torch.clip,
-    torch.Tensor.clip, torch.softmax, torch.Tensor.softmax, F.softmax, F.log_softmax,
-    torch.log_softmax, torch.Tensor.log_softmax, F.max_pool1d, F.max_pool2d, torch.max_pool1d,
-    torch.max_pool2d, F.adaptive_max_pool1d, F.adaptive_max_pool2d, torch.max,
-    torch.Tensor.max, torch.amax, torch.Tensor.amax, torch.min, torch.Tensor.min, torch.amin,
-    torch.Tensor.amin, torch.maximum, torch.minimum, torch.logsumexp, torch.Tensor.logsumexp,
-    torch.erf, torch.sin, torch.cos, F.layer_norm, F.group_norm, F.normalize, F.instance_norm,
-    torch.norm, torch.Tensor.norm, torch.topk, torch.sort,
+_NONLINEAR_NAMES = {
+    F: "relu relu6 leaky_relu elu selu celu gelu silu mish softplus softshrink hardshrink "
+       "tanhshrink hardtanh hardsigmoid hardswish logsigmoid softsign prelu rrelu glu "
+       "threshold sigmoid tanh softmax log_softmax max_pool1d max_pool2d adaptive_max_pool1d "
+       "adaptive_max_pool2d layer_norm group_norm normalize instance_norm",
+    torch: "relu sigmoid tanh exp expm1 log log1p log2 log10 sqrt rsqrt square pow abs clamp "
+           "clip softmax log_softmax max_pool1d max_pool2d max min amax amin maximum minimum "
+           "logsumexp erf sin cos norm topk sort",
+    torch.Tensor: "relu sigmoid tanh exp log log1p sqrt square pow __pow__ abs clamp clip "
+                  "softmax log_softmax max amax min amin logsumexp norm",
 }
 # Products of two input-dependent tensors (attention, gating) are not linear either.
-_PRODUCTS = {torch.mul, torch.Tensor.mul, torch.Tensor.__mul__, torch.Tensor.__rmul__,
-             torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm,
-             torch.einsum, torch.div, torch.Tensor.div, torch.Tensor.__truediv__}
+_PRODUCT_NAMES = {
+    torch: "mul matmul bmm einsum div",
+    torch.Tensor: "mul __mul__ __rmul__ matmul __matmul__ div __truediv__",
+}
+_PREFIX = {F: "F", torch: "torch", torch.Tensor: "Tensor"}
+
+
+def _named(table):
+    return {getattr(owner, name): f"{_PREFIX[owner]}.{name}"
+            for owner, names in table.items() for name in names.split()
+            if hasattr(owner, name)}
+
+
+_UNARY_NONLINEAR = _named(_NONLINEAR_NAMES)
+_PRODUCTS = _named(_PRODUCT_NAMES)
+_DIVISIONS = {torch.div, torch.Tensor.div, torch.Tensor.__truediv__}
 
 
 def _tensors_in(args, kwargs):
@@ -258,23 +266,12 @@ def _tensors_in(args, kwargs):
 
 
 def _call_site() -> str:
-    """``file:line`` of the innermost stack frame outside torch and motifscope."""
-    for frame in reversed(traceback.extract_stack()[:-3]):
+    """``file:line`` of the innermost stack frame outside torch and this package."""
+    for frame in reversed(traceback.extract_stack()):
         path = frame.filename.replace("\\", "/")
         if "/torch/" not in path and "/motifscope/attribution/" not in path:
             return f"{path.rsplit('/', 1)[-1]}:{frame.lineno}"
     return "?"
-
-
-def _function_name(func) -> str:
-    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
-    module = getattr(func, "__module__", None) or ""
-    if qualname.startswith("TensorBase.") or qualname.startswith("Tensor."):
-        return "Tensor." + qualname.split(".", 1)[1]
-    if module.startswith("torch.nn.functional"):
-        return f"F.{qualname}"
-    return f"torch.{qualname}" if module.startswith("torch") or not module else \
-        f"{module}.{qualname}"
 
 
 class FunctionalNonlinearityRecorder(TorchFunctionMode):
@@ -300,13 +297,13 @@ class FunctionalNonlinearityRecorder(TorchFunctionMode):
             nonlinear = bool(tracked) if func in _UNARY_NONLINEAR else self._product(
                 func, args, tracked)
             if nonlinear:
-                name = _function_name(func)
+                name = _UNARY_NONLINEAR.get(func) or _PRODUCTS[func]
                 self.found.setdefault(name, _call_site())
         return func(*args, **kwargs)
 
     @staticmethod
     def _product(func, args, tracked) -> bool:
-        if func in (torch.div, torch.Tensor.div, torch.Tensor.__truediv__):
+        if func in _DIVISIONS:
             return len(args) > 1 and isinstance(args[1], torch.Tensor) and args[1].requires_grad
         return len(tracked) >= 2
 

@@ -1,0 +1,397 @@
+"""Unit tests for motifscope.attribution (DeepLIFT/SHAP and saturation mutagenesis).
+
+The central check is *completeness*: in float64, for every example-reference pair the
+multipliers must satisfy sum((x - ref) * m) == f(x) - f(ref); the projected attributions,
+averaged over references, must then add up to f(x) - mean f(ref). A missing or wrong rule
+breaks this by orders of magnitude more than float64 rounding (checked below too).
+Comparisons with tangermeme and captum live in tests/oracle/test_attribution_oracle.py.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from motifscope.attribution import deep_lift_shap, saturation_mutagenesis
+from motifscope.errors import InputError
+from motifscope.ersatz import dinucleotide_shuffle
+from motifscope.models import ModelAdapter
+
+COMPLETE = 1e-6  # float64 bound on |delta| (actual values are ~1e-15)
+
+
+def onehot(n, length, seed=0):
+    idx = np.random.default_rng(seed).integers(0, 4, size=(n, length))
+    X = np.zeros((n, 4, length), dtype=np.float32)
+    np.put_along_axis(X, idx[:, None, :], 1, axis=1)
+    return torch.from_numpy(X)
+
+
+class ConvPool(nn.Module):
+    """Conv/ReLU/overlapping MaxPool/Linear with two outputs."""
+
+    def __init__(self, length=60):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, 7, padding=3)
+        self.relu = nn.ReLU()
+        self.pool = nn.MaxPool1d(4, 2)
+        self.conv2 = nn.Conv1d(8, 6, 3, dilation=2)
+        self.relu2 = nn.ReLU()
+        self.pool2 = nn.MaxPool1d(3, 1)
+        out = ((length - 4) // 2 + 1 - 4) - 2
+        self.linear = nn.Linear(6 * out, 2)
+
+    def forward(self, x):
+        h = self.pool(self.relu(self.conv(x)))
+        h = self.pool2(self.relu2(self.conv2(h)))
+        return self.linear(h.flatten(1))
+
+
+class Smooth(nn.Module):
+    """Sigmoid, Tanh, ELU, GELU, SiLU, Softplus, LeakyReLU; BatchNorm and AvgPool (linear)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 5, padding=2)
+        self.norm = nn.BatchNorm1d(6)
+        self.acts = nn.ModuleList([nn.Sigmoid(), nn.Tanh(), nn.ELU(), nn.GELU(), nn.SiLU(),
+                                   nn.Softplus(), nn.LeakyReLU(0.1)])
+        self.convs = nn.ModuleList([nn.Conv1d(6, 6, 3, padding=1) for _ in self.acts])
+        self.pool = nn.AvgPool1d(2)
+        self.linear = nn.Linear(6, 3)
+
+    def forward(self, x):
+        h = self.norm(self.conv(x))
+        for conv, act in zip(self.convs, self.acts):
+            h = act(conv(h))
+        return self.linear(self.pool(h).mean(-1))
+
+
+class Residual(nn.Module):
+    """Dilated residual convs, a crop, a reused ReLU, a ReLU built inside forward, an extra
+    input (control track) and an adaptive max pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, 5, padding=2)
+        self.shared = nn.ReLU(inplace=True)
+        self.dilated = nn.ModuleList([nn.Conv1d(8, 8, 3, padding=d, dilation=d)
+                                      for d in (2, 4)])
+        self.pool = nn.AdaptiveMaxPool1d(5)
+        self.linear = nn.Linear(8 * 5 + 1, 2)
+
+    def forward(self, x, control):
+        h = self.shared(self.conv(x))
+        for conv in self.dilated:
+            h = h + self.shared(conv(h))
+        h = nn.ReLU()(h[:, :, 3:-3])
+        pooled = self.pool(h).flatten(1)
+        return self.linear(torch.cat([pooled, torch.log1p(control.sum((1, 2)))[:, None]], 1))
+
+
+class SoftmaxHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 5, 5)
+        self.softmax = nn.Softmax(dim=-1)
+
+    def forward(self, x):
+        logits = self.conv(x).mean(-1)
+        return self.softmax(logits)
+
+
+class Functional(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 5)
+        self.linear = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.linear(torch.sigmoid(F.relu(self.conv(x))).mean(-1))
+
+
+def double(model):
+    torch.manual_seed(1)
+    for p in model.parameters():  # weights large enough that nonlinearities matter
+        nn.init.normal_(p, std=0.5)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2)
+    return model.double().eval()
+
+
+def check_complete(model, X, refs, args=(), target=0):
+    X, refs = X.double(), refs.double()
+    attr, deltas = deep_lift_shap(model, X, args=args, target=target, references=refs,
+                                  return_deltas=True, device="cpu")
+    assert deltas.shape == refs.shape[:2]
+    assert deltas.abs().max() < COMPLETE
+    with torch.no_grad():
+        n, r = refs.shape[:2]
+        fx = model(X, *args)[:, target]
+        rep = tuple(a.repeat_interleave(r, 0) for a in args)
+        fref = model(refs.reshape(n * r, *X.shape[1:]), *rep)[:, target].reshape(n, r)
+    total = attr.sum(dim=(1, 2))
+    assert torch.allclose(total, fx - fref.mean(1), atol=COMPLETE, rtol=0)
+    # a real test: without the rules (all treated linear) completeness fails badly
+    return attr
+
+
+@pytest.mark.parametrize("target", [0, 1])
+def test_completeness_conv_relu_overlapping_maxpool(target):
+    X = onehot(4, 60)
+    refs = dinucleotide_shuffle(X, n=5, random_state=0)
+    check_complete(double(ConvPool()), X, refs, target=target)
+
+
+def test_completeness_smooth_activations_batchnorm_avgpool():
+    X = onehot(3, 40)
+    check_complete(double(Smooth()), X, dinucleotide_shuffle(X, n=4, random_state=1), target=2)
+
+
+def test_completeness_residual_reused_and_inline_modules_with_control_track():
+    X = onehot(3, 50)
+    control = torch.rand(3, 2, 50, dtype=torch.float64)
+    model = double(Residual())
+    check_complete(model, X, dinucleotide_shuffle(X, n=4, random_state=2), args=(control,),
+                   target=1)
+    assert model.shared.inplace is True  # switched off while attributing, then restored
+
+
+def test_completeness_softmax_and_batch_independence():
+    X = onehot(6, 30)
+    refs = dinucleotide_shuffle(X, n=3, random_state=3)
+    model = double(SoftmaxHead())
+    attr = check_complete(model, X, refs, target=2)
+    alone = deep_lift_shap(model, X[:1].double(), target=2, references=refs[:1].double(),
+                           device="cpu")
+    torch.testing.assert_close(alone[0], attr[0], rtol=0, atol=1e-12)
+
+
+def test_rules_matter():
+    """The same model with every rule switched to 'linear' violates completeness."""
+    X = onehot(2, 60)
+    refs = dinucleotide_shuffle(X, n=3, random_state=0).double()
+    model = double(ConvPool())
+    with pytest.warns(RuntimeWarning, match="convergence deltas"):
+        _, deltas = deep_lift_shap(model, X.double(), references=refs, return_deltas=True,
+                                   device="cpu", additional_nonlinear_ops={
+                                       nn.ReLU: "linear", nn.MaxPool1d: "linear"})
+    assert deltas.abs().max() > 1e-3
+
+
+def test_user_rule_for_custom_module():
+    class Square(nn.Module):
+        def forward(self, x):
+            return x * x
+
+    model = double(nn.Sequential(nn.Conv1d(4, 3, 5), Square(), nn.Flatten(), nn.Linear(3 * 26, 1)))
+    X = onehot(3, 30)
+    refs = dinucleotide_shuffle(X, n=3, random_state=0).double()
+    with pytest.warns(RuntimeWarning, match=r"Tensor\.mul \(test_attribution.py"):
+        deep_lift_shap(model, X.double(), references=refs, device="cpu")
+    _, deltas = deep_lift_shap(model, X.double(), references=refs, return_deltas=True,
+                               device="cpu", additional_nonlinear_ops={Square: "rescale"})
+    assert deltas.abs().max() < COMPLETE
+    with pytest.raises(InputError, match="unknown rule"):
+        deep_lift_shap(model, X, references=refs, additional_nonlinear_ops={Square: "magic"})
+
+
+def test_functional_nonlinearities_are_named_and_deltas_warn():
+    X = onehot(3, 30)
+    refs = dinucleotide_shuffle(X, n=4, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, deltas = deep_lift_shap(double(Functional()), X.double(), references=refs.double(),
+                                   return_deltas=True, device="cpu")
+    messages = " ".join(str(w.message) for w in caught)
+    assert "F.relu" in messages and "torch.sigmoid" in messages
+    assert "test_attribution.py" in messages  # the call site is named
+    assert "convergence deltas" in messages
+    assert deltas.abs().max() > 1e-4
+
+
+def test_no_warning_for_nonlinear_ops_on_extra_inputs_only():
+    X = onehot(2, 50)
+    control = torch.rand(2, 2, 50, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch.log1p(control) must not be reported
+        deep_lift_shap(double(Residual()), X.double(), args=(control,),
+                       references=dinucleotide_shuffle(X, n=2, random_state=0).double(),
+                       device="cpu")
+
+
+def test_batch_size_invariance_and_hypothetical_projection():
+    model = ConvPool().eval()
+    X = onehot(5, 60)
+    refs = dinucleotide_shuffle(X, n=6, random_state=0)
+    base = deep_lift_shap(model, X, references=refs, batch_size=64, hypothetical=True,
+                          device="cpu")
+    for batch_size in (1, 7, 13):
+        other = deep_lift_shap(model, X, references=refs, batch_size=batch_size,
+                               hypothetical=True, device="cpu")
+        torch.testing.assert_close(other, base, rtol=0, atol=1e-6)
+    projected = deep_lift_shap(model, X.to(torch.uint8), references=refs, device="cpu")
+    torch.testing.assert_close(projected, base * X, rtol=0, atol=1e-6)
+    assert projected.dtype == torch.float32 and projected.shape == X.shape
+
+
+def test_default_references_are_shard_invariant_and_seeded():
+    model = ConvPool().eval()
+    X = onehot(6, 60, seed=4)
+    full, deltas = deep_lift_shap(model, X, n_shuffles=5, random_state=7, batch_size=9,
+                                  return_deltas=True, device="cpu")
+    assert deltas.shape == (6, 5)
+    shard = deep_lift_shap(model, X[3:], n_shuffles=5, random_state=7, batch_size=4,
+                           example_ids=np.arange(3, 6), device="cpu")
+    torch.testing.assert_close(shard, full[3:], rtol=0, atol=1e-6)
+    explicit = deep_lift_shap(model, X, references=dinucleotide_shuffle(
+        X, n=5, random_state=7), device="cpu")
+    torch.testing.assert_close(explicit, full, rtol=0, atol=1e-6)
+    other_seed = deep_lift_shap(model, X, n_shuffles=5, random_state=8, device="cpu")
+    assert (other_seed - full).abs().max() > 1e-4
+
+
+def test_reference_callable_with_and_without_example_ids():
+    model = ConvPool().eval()
+    X = onehot(4, 60)
+    refs = dinucleotide_shuffle(X, n=3, random_state=0)
+
+    def with_ids(X_, n, random_state, example_ids):
+        return refs[torch.as_tensor(example_ids)][:, :n]
+
+    calls = []
+
+    def without_ids(X_, n, random_state):
+        calls.append(random_state)
+        return dinucleotide_shuffle(X_, n=n, random_state=random_state)
+
+    expected = deep_lift_shap(model, X, references=refs, device="cpu")
+    got = deep_lift_shap(model, X, references=with_ids, n_shuffles=3, batch_size=5,
+                         random_state=0, device="cpu")
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    deep_lift_shap(model, X, references=without_ids, n_shuffles=2, random_state=10,
+                   device="cpu")
+    assert calls == [10, 11, 12, 13]  # one seed per example: random_state + example id
+
+
+def test_multi_head_model_through_adapter():
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 3, 5)
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            h = self.relu(self.conv(x))
+            return h, h.sum(dim=(1, 2))
+
+    X = onehot(2, 30)
+    refs = dinucleotide_shuffle(X, n=2, random_state=0)
+    net = double(TwoHeads())
+    with pytest.raises(InputError, match="ModelAdapter"):
+        deep_lift_shap(net, X, references=refs)
+    _, deltas = deep_lift_shap(ModelAdapter(net, output=1), X.double(),
+                               references=refs.double(), return_deltas=True, device="cpu")
+    assert deltas.abs().max() < COMPLETE
+
+
+def test_model_state_restored_even_after_errors():
+    model = ConvPool()
+    model.train()
+    model.pool.training = False
+    X = onehot(2, 60)
+    refs = dinucleotide_shuffle(X, n=2, random_state=0)
+    with pytest.raises(InputError, match="out of range"):
+        deep_lift_shap(model, X, target=5, references=refs, device="cpu")
+    deep_lift_shap(model, X, references=refs, device="cpu")
+    assert model.training and model.conv.training and not model.pool.training
+    assert all(p.requires_grad for p in model.parameters())
+    from torch.nn.modules import module as registry
+    assert not registry._global_forward_hooks and not registry._global_forward_pre_hooks
+
+
+def test_bad_inputs():
+    model = ConvPool().eval()
+    X = onehot(2, 60)
+    refs = dinucleotide_shuffle(X, n=2, random_state=0)
+    X_n = X.clone()
+    X_n[1, :, 10] = 0
+    with pytest.raises(InputError, match="sequence 1 has an N"):
+        deep_lift_shap(model, X_n, device="cpu")
+    deep_lift_shap(model, X_n, references=refs, device="cpu")  # N is fine with references
+    with pytest.raises(InputError, match=r"shape \(N, 4, L\)"):
+        deep_lift_shap(model, X[:, :3], references=refs)
+    with pytest.raises(InputError, match="references must have shape"):
+        deep_lift_shap(model, X, references=refs[:1])
+    with pytest.raises(InputError, match="args"):
+        deep_lift_shap(model, X, args=(torch.zeros(3, 2),), references=refs)
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA is not available"):
+            deep_lift_shap(model, X, references=refs, device="cuda")
+    for err in (InputError("x"),):
+        assert "\n" not in str(err)
+
+
+# --- saturation mutagenesis -----------------------------------------------------------------
+
+class WithControl(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 3, padding=1)
+        self.linear = nn.Linear(4, 2)
+
+    def forward(self, x, control):
+        return self.linear(torch.tanh(self.conv(x)).mean(-1)) + control.mean((1, 2))[:, None]
+
+
+def naive_ism(model, X, control, target, start, end):
+    """One forward per single substitution (skipping none); the definition of ISM."""
+    n, _, length = X.shape
+    effects = torch.zeros(n, 4, length, dtype=torch.float64)
+    with torch.no_grad():
+        for i in range(n):
+            y0 = model(X[i:i + 1], control[i:i + 1])[0, target]
+            for pos in range(start, end):
+                for base in range(4):
+                    edited = X[i:i + 1].clone()
+                    edited[0, :, pos] = 0
+                    edited[0, base, pos] = 1
+                    effects[i, base, pos] = model(edited, control[i:i + 1])[0, target] - y0
+    return effects
+
+
+def test_ism_equals_naive_loop_with_window_and_n():
+    torch.manual_seed(0)
+    model = WithControl().double().eval()
+    X = onehot(3, 20).double()
+    X[2, :, 7] = 0  # an N: all four bases are real edits there
+    control = torch.rand(3, 2, 20, dtype=torch.float64)
+    expected = naive_ism(model, X, control, 1, 4, 15)
+    attr, effects = saturation_mutagenesis(model, X, args=(control,), target=1, start=4,
+                                           end=15, batch_size=7, raw_outputs=True,
+                                           hypothetical=True, device="cpu")
+    torch.testing.assert_close(effects, expected, rtol=0, atol=1e-12)
+    centred = expected - expected.mean(1, keepdim=True)
+    centred[:, :, :4] = 0
+    centred[:, :, 15:] = 0
+    torch.testing.assert_close(attr, centred, rtol=0, atol=1e-12)
+    projected = saturation_mutagenesis(model, X, args=(control,), target=1, start=4, end=15,
+                                       device="cpu")
+    torch.testing.assert_close(projected, centred * X, rtol=0, atol=1e-12)
+
+
+def test_ism_full_length_default_and_bad_window():
+    model = ModelAdapter(WithControl(), extra_inputs=[(2, 20)]).eval()
+    X = onehot(2, 20)
+    attr = saturation_mutagenesis(model, X.to(torch.uint8), device="cpu", target=0)
+    assert attr.shape == X.shape and attr.dtype == torch.float32
+    assert torch.count_nonzero(attr * (1 - X)) == 0
+    with pytest.raises(InputError, match="start < end"):
+        saturation_mutagenesis(model, X, start=10, end=5)
+    with pytest.raises(InputError, match="out of range"):
+        saturation_mutagenesis(model, X, target=2, device="cpu")
