@@ -266,3 +266,27 @@ def test_planted_motifs_rank_first_and_absent_motif_is_flat(trained, jaspar):
     # the plot shows both ends and is reproducible
     fig = mg.plot_marginalization(table, "CTCF", top=5)
     assert len(fig.axes[0].patches) == 10
+
+
+def test_marginalize_motifs_attribution_columns_match_single_runs(monkeypatch):
+    """func="deep_lift_shap": attr_delta_* equal marginalize(...).span_delta() per motif,
+    whatever the chunking (references are seeded by background index)."""
+    from motifscope.architectures import DemoCNN
+
+    torch.manual_seed(0)
+    model = DemoCNN(n_targets=2, input_length=48, n_filters=6, n_filters2=6, hidden=6).eval()
+    bg = mg.make_backgrounds("uniform", 5, 48, random_state=2)
+    motifs = {"a": "ACGTACGTAC", "b": "TTGACGTCAA"}
+    kwargs = dict(func="deep_lift_shap", device="cpu", n_shuffles=3, random_state=7)
+    table = mg.marginalize_motifs(model, bg, motifs, targets=[1], **kwargs)
+    assert list(table.columns) == mg.TABLE_COLUMNS + mg.ATTRIBUTION_COLUMNS
+    assert set(table.target) == {"target_1"}
+    for name, motif in motifs.items():
+        res = mg.marginalize(model, bg, motif, target=1, example_ids=np.arange(5), **kwargs)
+        span = res.span_delta().double().numpy()
+        row = table[table.motif == name].iloc[0]
+        assert row.attr_delta_mean == pytest.approx(span.mean(), abs=1e-5)
+        assert row.attr_delta_sd == pytest.approx(span.std(ddof=1), abs=1e-5)
+    monkeypatch.setattr(mg, "_MAX_CHUNK_SEQUENCES", 5)
+    pd.testing.assert_frame_equal(table, mg.marginalize_motifs(model, bg, motifs, targets=[1],
+                                                               **kwargs))

@@ -583,10 +583,14 @@ def _span_attributions(model, X, spans, targets, random_state, batch_size, devic
     """
     from motifscope.attribution import deep_lift_shap
 
+    # references seeded by background index, so chunking across motifs changes nothing
+    rows = as_tensor(X).shape[0]
+    example_ids = np.arange(rows) if n_backgrounds is None else np.arange(rows) % n_backgrounds
     out = []
     for target in targets:
         attr = deep_lift_shap(model, X, target=target, random_state=random_state,
-                              batch_size=batch_size, device=device, **kwargs)
+                              batch_size=batch_size, device=device, example_ids=example_ids,
+                              **kwargs)
         per_position = as_tensor(attr).detach().cpu().double().sum(dim=1).numpy()  # (rows, L)
         if spans is None:
             out.append(per_position)
