@@ -1,0 +1,5 @@
+"""Motif comparison and scanning: TOMTOM, FIMO, seqlet annotation and motif clusters."""
+
+from motifscope.motifs.tomtom import TomtomResult, tomtom, tomtom_pvalues
+
+__all__ = ["TomtomResult", "tomtom", "tomtom_pvalues"]
