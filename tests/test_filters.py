@@ -129,6 +129,7 @@ def random_net(seed=0, **kwargs):
 
 # ----------------------------------------------------------------------------- geometry
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("kwargs", [
     dict(width=5, padding=0),
     dict(width=5, padding=2),

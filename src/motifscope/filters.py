@@ -1240,14 +1240,15 @@ def best_matches(tomtom_table: pd.DataFrame, database=None, filters=None,
     return best[MATCH_COLUMNS].reset_index(drop=True)
 
 
-def filter_table(pwms: FilterPWMs, matches: pd.DataFrame | None = None,
+def filter_table(pwms: FilterPWMs | pd.DataFrame, matches: pd.DataFrame | None = None,
                  influence: pd.DataFrame | None = None,
                  influence_value: str = "score") -> pd.DataFrame:
     """One row per filter: motif, match, activation statistics and influence per target.
 
     Parameters
     ----------
-    pwms : FilterPWMs
+    pwms : FilterPWMs or pandas.DataFrame
+        The filters, or their :meth:`FilterPWMs.table` (e.g. read back from a TSV).
     matches : pandas.DataFrame, optional
         From :func:`best_matches`.
     influence : pandas.DataFrame, optional
@@ -1262,11 +1263,12 @@ def filter_table(pwms: FilterPWMs, matches: pd.DataFrame | None = None,
         annotation, ic, activation_mean, activation_sd, nsites, status, then influence.
         Filters without sites are kept (status says why they have no motif).
     """
-    table = pwms.table()
+    table = pwms.table() if isinstance(pwms, FilterPWMs) else pwms.copy()
     if matches is None:
-        matches = best_matches(pd.DataFrame(columns=TOMTOM_COLUMNS), filters=pwms.names)
+        matches = best_matches(pd.DataFrame(columns=TOMTOM_COLUMNS), filters=table["filter"])
     table = table.merge(matches[["filter", "best_match", "best_match_name", "q-value",
-                                 "annotation"]], on="filter", how="left")
+                                 "annotation"]].astype({"filter": str}), on="filter",
+                        how="left")
     table["annotation"] = table["annotation"].fillna(".")
     columns = ["filter", "consensus", "weight_consensus", "best_match", "best_match_name",
                "q-value", "annotation", "ic", "activation_mean", "activation_sd", "nsites",
