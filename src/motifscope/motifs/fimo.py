@@ -408,3 +408,58 @@ def _span_attributions(attr, X, seq, start, w) -> np.ndarray:
     prefix = torch.cat([torch.zeros((len(track), 1), dtype=torch.float64),
                         torch.cumsum(track, 1)], 1).numpy()
     return prefix[seq, start + w] - prefix[seq, start]
+
+
+def fimo_counts(hits: pd.DataFrame, attribution_threshold: float | None = None,
+                motifs=None) -> pd.DataFrame:
+    """Per-motif hit counts, optionally of hits whose attribution passes a threshold.
+
+    Parameters
+    ----------
+    hits : pandas.DataFrame
+        From :func:`fimo` (with an ``attribution`` column when thresholding).
+    attribution_threshold : float, optional
+        Also count hits with ``attribution >= attribution_threshold`` (``n_above``), the
+        FIMO-plus-attribution-thresholding count of motif instances the model uses.
+    motifs : str, MotifSet, dict or list, optional
+        The scanned motifs: every motif gets a row, with zero counts when it had no hit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns motif_id, motif_alt_id, n_hits, n_sequences (distinct sequence_name), and
+        with a threshold n_above, mean_attribution; sorted by n_above (or n_hits),
+        descending, then motif_id.
+
+    Raises
+    ------
+    InputError
+        When a threshold is given but the hits have no attribution column.
+    """
+    if attribution_threshold is not None and "attribution" not in hits.columns:
+        raise InputError("attribution_threshold needs hits with an attribution column; pass "
+                         "attributions= to fimo()")
+    grouped = hits.groupby("motif_id", sort=True)
+    out = pd.DataFrame({
+        "motif_alt_id": grouped["motif_alt_id"].first(),
+        "n_hits": grouped.size(),
+        "n_sequences": grouped["sequence_name"].nunique(),
+    })
+    if attribution_threshold is not None:
+        above = hits["attribution"] >= attribution_threshold
+        out["n_above"] = above.groupby(hits["motif_id"]).sum()
+        out["mean_attribution"] = grouped["attribution"].mean()
+    out.index.name = "motif_id"
+    out = out.reset_index()
+    if motifs is not None:
+        listing = as_motif_list(motifs, "motifs")
+        every = pd.DataFrame({"motif_id": listing.names, "alt": listing.alt_ids})
+        out = every.merge(out, on="motif_id", how="left")
+        out["motif_alt_id"] = out["motif_alt_id"].fillna(out["alt"])
+        out = out.drop(columns="alt")
+        for column in ("n_hits", "n_sequences", "n_above"):
+            if column in out:
+                out[column] = out[column].fillna(0).astype(np.int64)
+    key = "n_above" if attribution_threshold is not None else "n_hits"
+    out = out.sort_values([key, "motif_id"], ascending=[False, True], kind="mergesort")
+    return out.reset_index(drop=True)
