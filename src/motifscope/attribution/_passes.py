@@ -181,7 +181,10 @@ class DeepLiftPasses:
             y = _first_output(output)
             if self._mode == "record":
                 if x is not None and isinstance(y, torch.Tensor):
-                    self._records.append(_Record(module, x, y, x._version, y._version))
+                    if not getattr(self.rule_for(module), "needs_reference_output", True):
+                        y = None
+                    self._records.append(_Record(module, x, y, x._version,
+                                                 0 if y is None else y._version))
                 else:
                     self._records.append(_Record(module, None, None, 0, 0))
                 return None
@@ -208,7 +211,8 @@ class DeepLiftPasses:
                 "forward pass whose layer calls do not depend on the input values")
         if x is None or record.x is None or not x.requires_grad:
             return None
-        if record.x._version != record.x_version or record.y._version != record.y_version:
+        if record.x._version != record.x_version or (
+                record.y is not None and record.y._version != record.y_version):
             raise RuntimeError(
                 f"the input or output of {type(module).__name__} was modified in place after "
                 "the layer ran; DeepLIFT needs those activations: replace the in-place "

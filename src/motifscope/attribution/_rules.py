@@ -14,6 +14,9 @@ attributions of a whole network add up to ``f(x) - f(ref)``.
 Rule signature (also for user rules passed through ``additional_nonlinear_ops``)::
 
     rule(module, x, x_ref, y, y_ref, local_grad) -> Callable[[Tensor], Tensor] | None
+
+A rule with the attribute ``needs_reference_output = False`` gets ``y_ref=None`` (the
+reference pass then does not keep the layer's output alive).
 """
 
 from __future__ import annotations
@@ -49,11 +52,19 @@ def _secant(x, x_ref, y, y_ref):
 
 
 def rescale_relu(module, x, x_ref, y, y_ref, local_grad) -> Backward:
-    """Rescale rule for ReLU; the fallback derivative is ``x > 0`` (no extra autograd)."""
+    """Rescale rule for ReLU; the fallback derivative is ``x > 0`` (no extra autograd).
+
+    The reference output is recomputed from the reference input (``y_ref`` is None: see
+    ``needs_reference_output``), so the reference pass keeps one tensor per ReLU, not two.
+    """
     _check_same_shape(module, x, y, "rescale")
+    y_ref = x_ref.clamp_min(0) if y_ref is None else y_ref
     slope, flat = _secant(x, x_ref, y, y_ref)
-    slope = torch.where(flat, (x > 0).to(slope.dtype), slope)
+    slope = torch.where(flat, x > 0, slope)
     return lambda grad: grad * slope
+
+
+rescale_relu.needs_reference_output = False
 
 
 def rescale_elementwise(module, x, x_ref, y, y_ref, local_grad) -> Backward:

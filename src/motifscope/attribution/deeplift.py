@@ -135,7 +135,7 @@ def _warn_deltas(deltas, output_change, warning_threshold, recorder) -> None:
 
 
 def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20,
-                   batch_size=128, device="auto", random_state=None, hypothetical=False,
+                   batch_size=64, device="auto", random_state=None, hypothetical=False,
                    return_deltas=False, additional_nonlinear_ops=None, warning_threshold=0.01,
                    verbose=None, example_ids=None):
     """DeepLIFT/SHAP attributions: DeepLIFT (rescale rule) averaged over references.
@@ -165,7 +165,7 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
         ``f(X, n, random_state[, example_ids]) -> (N, n, 4, L)``.
     n_shuffles : int, default 20
         References per sequence when ``references`` is None or a callable.
-    batch_size : int, default 128
+    batch_size : int, default 64
         Example-reference *pairs* per forward/backward pass, so any number of references
         fits in memory. Results do not depend on it beyond float rounding.
     device : {"auto", "cpu", "cuda", ...}, default "auto"

@@ -1,0 +1,169 @@
+"""Benchmark: DeepLIFT/SHAP attributions, motifscope versus tangermeme 1.6.
+
+Side by side on the same model, the same one-hot inputs and the same R = 20 references
+tensor (so the results must agree; the max |difference| is printed):
+
+1. the demo CNN (``motifscope.architectures.DemoCNN``, L = 400, 3 targets);
+2. a bpnet-lite BPNet (64 filters, 8 dilated residual layers, L = 2114) through its
+   ``CountWrapper`` with a control track, the usual BPNet attribution target.
+
+Both sides use the same ``batch_size`` (pairs per pass). A second line per model times the
+whole call with default references (motifscope: vectorised dinucleotide shuffles; tangermeme:
+its numba shuffles), where the references, and so the values, differ.
+
+3. Memory: deep_lift_shap on ``--memory-n`` windows of 2114 bp with a small model
+   (one 64-filter conv, ReLU, global max-pool), once with N/4 and once with N windows: the
+   peak resident memory minus the input (uint8) and output (float32) arrays is the working
+   set, which must not grow with N (references are generated per chunk, never N x R).
+
+Each measurement runs in a fresh process (ru_maxrss is its own). Times are wall-clock and
+process CPU seconds; on a shared machine the CPU seconds (with ``--threads 1``) are the
+steadier number.
+Usage: ``python bench/attribution.py [--threads 1] [--n-demo 64] [--n-bpnet 8]
+[--batch-size 64] [--device cpu] [--memory-n 2000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import platform
+import resource
+import time
+
+import numpy as np
+import torch
+
+R = 20
+
+
+def _random_onehot(n: int, length: int, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(n, length))].transpose(0, 2, 1)
+    return torch.from_numpy(np.ascontiguousarray(X))
+
+
+def _model(name: str):
+    torch.manual_seed(0)
+    if name == "demo":
+        from motifscope.architectures import DemoCNN
+
+        return DemoCNN(n_targets=3, input_length=400).eval(), 400, False
+    from bpnetlite.bpnet import BPNet, CountWrapper
+
+    net = BPNet(n_filters=64, n_layers=8, n_control_tracks=2, verbose=False)
+    return CountWrapper(net).eval(), 2114, True
+
+
+def _inputs(name: str, n: int):
+    from motifscope.ersatz import dinucleotide_shuffle
+
+    model, length, control = _model(name)
+    X = _random_onehot(n, length)
+    args = (torch.rand(n, 2, length, generator=torch.Generator().manual_seed(1)),) \
+        if control else None
+    refs = dinucleotide_shuffle(X, n=R, random_state=0)
+    return model, X, args, refs
+
+
+def attribute(side: str, name: str, n: int, batch_size: int, device: str, given: bool):
+    model, X, args, refs = _inputs(name, n)
+    if side == "motifscope":
+        from motifscope.attribution import deep_lift_shap
+
+        def call(X_, args_, refs_):
+            return deep_lift_shap(model, X_, args=args_, references=refs_, n_shuffles=R,
+                                  random_state=0, batch_size=batch_size, device=device,
+                                  warning_threshold=float("inf"))
+    else:
+        from tangermeme.deep_lift_shap import deep_lift_shap as tangermeme_dls
+        from tangermeme.ersatz import dinucleotide_shuffle
+
+        def call(X_, args_, refs_):
+            return tangermeme_dls(model, X_, args=args_, n_shuffles=R, random_state=0,
+                                  references=dinucleotide_shuffle if refs_ is None else refs_,
+                                  batch_size=batch_size, device=device,
+                                  warning_threshold=float("inf"))
+    warm = (X[:1], None if args is None else (args[0][:1],), refs[:1] if given else None)
+    call(*warm)  # one-time costs (numba compilation, oneDNN kernel selection)
+    wall, cpu = time.perf_counter(), time.process_time()
+    attr = call(X, args, refs if given else None)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - wall, time.process_time() - cpu, attr.float().numpy()
+
+
+def memory_probe(n: int, device: str):
+    from motifscope.attribution import deep_lift_shap
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv1d(4, 64, 21, padding=10), torch.nn.ReLU(),
+                                torch.nn.AdaptiveMaxPool1d(1), torch.nn.Flatten(),
+                                torch.nn.Linear(64, 1)).eval()
+    X = (_random_onehot(n, 2114, seed=3) > 0).to(torch.uint8)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    attr = deep_lift_shap(model, X, n_shuffles=R, random_state=0, batch_size=256,
+                          device=device)
+    return base, X.numel() / 2 ** 20, attr.numel() * attr.element_size() / 2 ** 20
+
+
+def _run(queue, func, args, threads):
+    torch.set_num_threads(threads)
+    result = func(*args)
+    queue.put((result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def run_isolated(func, args, threads):
+    """(result, peak RSS MiB) of func(*args) in a fresh process."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_run, args=(queue, func, args, threads))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--n-demo", type=int, default=64)
+    parser.add_argument("--n-bpnet", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--memory-n", type=int, default=2000)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+    gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else "not measured"
+    print(f"# machine: {platform.node()} {platform.processor() or platform.machine()}, "
+          f"torch {torch.__version__}, {args.threads} thread(s), device {args.device}; "
+          f"GPU: {gpu}")
+
+    for name, n in (("demo", args.n_demo), ("bpnet", args.n_bpnet)):
+        for given in (True, False):
+            rows = {}
+            for side in ("motifscope", "tangermeme"):
+                (wall, cpu, attr), rss = run_isolated(
+                    attribute, (side, name, n, args.batch_size, args.device, given),
+                    args.threads)
+                rows[side] = (wall, cpu, attr)
+                print(f"{name:5s} N={n:3d} R={R} refs={'same tensor' if given else 'default':11s}"
+                      f" {side:10s}: {wall:7.2f} s wall, {cpu:7.2f} s CPU, "
+                      f"{n / wall:7.2f} examples/s, peak RSS {rss:6.0f} MiB")
+            ours, theirs = rows["motifscope"], rows["tangermeme"]
+            same = f", max |ours - tangermeme| {np.abs(ours[2] - theirs[2]).max():.2e}" \
+                if given else ""
+            print(f"{name:5s} speed-up vs tangermeme: {theirs[0] / ours[0]:.2f}x wall, "
+                  f"{theirs[1] / ours[1]:.2f}x CPU{same}")
+
+    if not args.skip_memory:
+        for n in (args.memory_n // 4, args.memory_n):
+            (base, x_mib, out_mib), rss = run_isolated(memory_probe, (n, args.device),
+                                                       args.threads)
+            print(f"memory N={n:6d} x 2114 bp, R={R}: peak RSS {rss:6.0f} MiB = before the "
+                  f"call {base:5.0f} MiB (incl. X uint8 {x_mib:4.0f} MiB) + attributions "
+                  f"{out_mib:5.0f} MiB + working set {rss - base - out_mib:5.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
