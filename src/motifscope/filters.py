@@ -1116,11 +1116,12 @@ def _nullified(activation: torch.Tensor, chunk: list[int], means: torch.Tensor):
     ``chunk[k]`` set to its mean; shape (len(chunk) * B, F, L)."""
     k = len(chunk)
     batch, n_filters, length = activation.shape
-    mask = torch.zeros(k, n_filters, dtype=torch.bool, device=activation.device)
-    mask[torch.arange(k), torch.tensor(chunk)] = True
-    fill = means.to(activation.dtype)[None, None, :, None]
-    out = torch.where(mask[:, None, :, None], fill, activation[None])
-    return out.reshape(k * batch, n_filters, length)
+    # a plain copy then a write of k channels is several times cheaper than torch.where
+    out = activation.repeat(k, 1, 1).view(k, batch, n_filters, length)
+    index = torch.tensor(chunk, device=activation.device)
+    out[torch.arange(k, device=activation.device), :, index] = \
+        means.to(activation.dtype)[index][:, None, None]
+    return out.view(k * batch, n_filters, length)
 
 
 def _influence_table(sums: _InfluenceSums, moments: _Moments, target_names,
