@@ -395,3 +395,100 @@ def test_ism_full_length_default_and_bad_window():
         saturation_mutagenesis(model, X, start=10, end=5)
     with pytest.raises(InputError, match="out of range"):
         saturation_mutagenesis(model, X, target=2, device="cpu")
+
+
+# --- workflow scripts (attribute one shard, merge shards) ------------------------------------
+
+@pytest.fixture
+def workflow_inputs(tmp_path):
+    """loci/onehot.h5 with 10 windows of 64 bp and a DemoCNN state_dict with 2 outputs."""
+    import h5py
+
+    from motifscope.architectures import DemoCNN
+
+    X = onehot(10, 64, seed=11).to(torch.uint8).numpy()
+    with h5py.File(tmp_path / "onehot.h5", "w") as handle:
+        handle.create_dataset("X", data=X)
+    torch.manual_seed(0)
+    net = DemoCNN(n_targets=2, input_length=64, n_filters=8, filter_width=7, n_filters2=8,
+                  hidden=8)
+    torch.save(net.state_dict(), tmp_path / "model.pt")
+    spec = {"path": str(tmp_path / "model.pt"), "class": "motifscope.architectures.DemoCNN",
+            "kwargs": {"n_targets": 2, "input_length": 64, "n_filters": 8,
+                       "filter_width": 7, "n_filters2": 8, "hidden": 8}}
+    params = {"method": "deeplift_shap", "n_shuffles": 4, "batch_size": 6,
+              "warning_threshold": 0.01, "ism_start": None, "ism_end": None}
+    return tmp_path, X, net.eval(), spec, params
+
+
+def test_shards_merge_to_a_single_run_with_modisco_npz(workflow_inputs):
+    import h5py
+
+    import attribute
+    import merge_attributions
+
+    tmp, X, net, spec, params = workflow_inputs
+    shards = [tmp / f"shard{k}.h5" for k in range(4)]  # 10 loci, 4 per shard: the last empty
+    for k, path in enumerate(shards):
+        attribute.main(tmp / "onehot.h5", path, spec, "t1", 1, k, 4, params, device="cpu",
+                       random_state=3)
+    with h5py.File(shards[3]) as handle:
+        assert handle["attr"].shape == (0, 4, 64) and handle["deltas"].shape == (0, 4)
+    merge_attributions.main(shards, tmp / "t1.h5", tmp / "onehot.h5", dtype="float32",
+                            ohe_npz=tmp / "ohe.npz", shap_npz=tmp / "shap.npz")
+    expected, deltas = deep_lift_shap(net, X, target=1, n_shuffles=4, random_state=3,
+                                      hypothetical=True, return_deltas=True, device="cpu")
+    with h5py.File(tmp / "t1.h5") as handle:
+        np.testing.assert_allclose(handle["attr"][:], expected.numpy(), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(handle["deltas"][:], deltas.numpy(), rtol=0, atol=1e-6)
+        assert handle.attrs["method"] == "deeplift_shap" and handle.attrs["target_index"] == 1
+        assert '"n_shuffles": 4' in handle.attrs["params"]
+    np.testing.assert_array_equal(np.load(tmp / "ohe.npz")["arr_0"], X)
+    np.testing.assert_allclose(np.load(tmp / "shap.npz")["arr_0"], expected.numpy(), atol=1e-6)
+    merge_attributions.main(shards, tmp / "t1_16.h5", tmp / "onehot.h5", dtype="float16")
+    with h5py.File(tmp / "t1_16.h5") as handle:
+        assert handle["attr"].dtype == np.float16
+
+
+def test_ism_shard(workflow_inputs):
+    import h5py
+
+    import attribute
+
+    tmp, X, net, spec, params = workflow_inputs
+    params = {**params, "method": "ism", "ism_start": 10, "ism_end": 30, "batch_size": 64}
+    attribute.main(tmp / "onehot.h5", tmp / "ism.h5", spec, "t0", 0, 1, 4, params, device="cpu")
+    expected = saturation_mutagenesis(net, X[4:8], target=0, start=10, end=30,
+                                      hypothetical=True, device="cpu")
+    with h5py.File(tmp / "ism.h5") as handle:
+        np.testing.assert_allclose(handle["attr"][:], expected.numpy(), atol=1e-6)
+        assert handle["deltas"].shape == (4, 0) and handle.attrs["method"] == "ism"
+
+
+@pytest.mark.parametrize("problem", ["target", "device", "n", "method"])
+def test_attribute_script_bad_input_leaves_no_output(workflow_inputs, problem):
+    import h5py
+
+    import attribute
+
+    tmp, X, net, spec, params = workflow_inputs
+    target_index, device = 0, "cpu"
+    if problem == "target":
+        target_index, match = 2, "out of range"
+    elif problem == "device":
+        if torch.cuda.is_available():
+            pytest.skip("CUDA present")
+        device, match = "cuda", "CUDA is not available"
+    elif problem == "n":
+        X = X.copy()
+        X[5, :, 20] = 0
+        with h5py.File(tmp / "onehot.h5", "w") as handle:
+            handle.create_dataset("X", data=X)
+        match = "sequence 5 has an N"
+    else:
+        params, match = {**params, "method": "gradient"}, "attribution.method"
+    with pytest.raises(InputError, match=match) as err:
+        attribute.main(tmp / "onehot.h5", tmp / "out.h5", spec, "t", target_index, 1, 4,
+                       params, device=device)
+    assert "\n" not in str(err.value)
+    assert not (tmp / "out.h5").exists() and list(tmp.glob(".out.h5*")) == []

@@ -1,0 +1,146 @@
+"""Rule ``attribute``: attributions of one shard of loci for one target.
+
+Shard ``k`` holds loci ``[k * shard_size, min((k + 1) * shard_size, N))`` of
+``loci/onehot.h5``; a shard past the end is written empty. The output has the datasets of
+``attributions/<target>.h5`` (see CONTRIBUTING.md): ``attr`` float32 (n, 4, L) hypothetical
+attributions, ``deltas`` float32 (n, R) (R = 0 for ISM), and attributes ``start``, ``end``,
+``method``, ``target``, ``target_index``, ``params`` (JSON) and ``warning`` (the
+convergence warning, if any).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+
+import h5py
+import numpy as np
+
+METHODS = ("deeplift_shap", "ism")
+log = logging.getLogger("motifscope.attribute")
+
+
+def shard_bounds(shard: int, shard_size: int, n_loci: int) -> tuple[int, int]:
+    """Loci ``[start, end)`` of shard ``shard`` (empty past the end)."""
+    start = min(shard * shard_size, n_loci)
+    return start, min(start + shard_size, n_loci)
+
+
+def delta_summary(deltas: np.ndarray) -> str:
+    """One log line: max, mean and 99.9th percentile of |delta| over pairs."""
+    if deltas.size == 0:
+        return "no convergence deltas (empty shard or ISM)"
+    magnitude = np.abs(deltas)
+    return (f"convergence deltas over {deltas.size} pairs: max |delta| {magnitude.max():.3g}, "
+            f"mean {magnitude.mean():.3g}, 99.9th percentile "
+            f"{np.quantile(magnitude, 0.999):.3g}")
+
+
+def compute(model, X, method, target_index, start, params, device, random_state):
+    """Attributions (n, 4, L) float32 and deltas (n, R) float32 for loci X of a shard."""
+    import torch
+
+    from motifscope.attribution import deep_lift_shap, saturation_mutagenesis
+
+    if method == "ism":
+        attr = saturation_mutagenesis(model, X, target=target_index,
+                                      start=params.get("ism_start"), end=params.get("ism_end"),
+                                      batch_size=params["batch_size"], device=device,
+                                      hypothetical=True, verbose=True)
+        return attr.float().numpy(), np.zeros((len(X), 0), dtype=np.float32)
+    attr, deltas = deep_lift_shap(model, X, target=target_index,
+                                  n_shuffles=params["n_shuffles"],
+                                  batch_size=params["batch_size"], device=device,
+                                  random_state=random_state, hypothetical=True,
+                                  return_deltas=True, verbose=True,
+                                  warning_threshold=params["warning_threshold"],
+                                  example_ids=torch.arange(start, start + len(X)))
+    return attr.float().numpy(), deltas.float().numpy()
+
+
+def main(onehot, output, model_spec, target, target_index, shard, shard_size, params,
+         device="auto", random_state=0):
+    """Attribute shard ``shard`` of ``onehot`` for ``target`` and write ``output``.
+
+    Parameters
+    ----------
+    onehot : path
+        ``loci/onehot.h5`` (dataset ``X`` uint8 (N, 4, L)).
+    output : path
+        Shard file, written atomically.
+    model_spec : dict
+        The config's ``model`` section (see :func:`motifscope.models.load_model`).
+    target, target_index : str, int
+        Target name and model output column.
+    shard, shard_size : int
+    params : dict
+        The config's ``attribution`` section: ``method``, ``n_shuffles``, ``batch_size``,
+        ``warning_threshold``, ``ism_start``, ``ism_end``.
+    device : str
+    random_state : int
+        Seed of the dinucleotide-shuffle references (per locus index, so shards agree with
+        one whole run).
+
+    Raises
+    ------
+    motifscope.errors.InputError
+        Unknown method, target index out of range, model output shape mismatch,
+        ``device: cuda`` without CUDA, N in sequences with the default references.
+    """
+    from motifscope.errors import InputError
+    from motifscope.models import check_model, load_model
+    from motifscope.utils import atomic_path, resolve_device
+
+    method = params.get("method", "deeplift_shap")
+    if method not in METHODS:
+        raise InputError(f"config key attribution.method: '{method}' is not one of "
+                         f"{', '.join(METHODS)}")
+    device = resolve_device(device)
+    with h5py.File(onehot, "r") as handle:
+        n_loci, _, length = handle["X"].shape
+        start, end = shard_bounds(int(shard), int(shard_size), n_loci)
+        X = handle["X"][start:end]
+    model = load_model(model_spec, input_length=length)
+    check_model(model, length, target_indices=[int(target_index)],
+                path=str(model_spec.get("path", "model")))
+    log.info("%s for target %s (output %d), loci [%d, %d) of %d, L=%d, device %s", method,
+             target, target_index, start, end, n_loci, length, device)
+
+    message = ""
+    if end > start:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            attr, deltas = compute(model, X, method, int(target_index), start, params, device,
+                                   random_state)
+        for warning in caught:
+            message = str(warning.message)
+            log.warning("%s", message)
+    else:
+        n_refs = 0 if method == "ism" else int(params["n_shuffles"])
+        attr = np.zeros((0, 4, length), dtype=np.float32)
+        deltas = np.zeros((0, n_refs), dtype=np.float32)
+        log.info("empty shard (past the last locus)")
+    log.info("%s", delta_summary(deltas))
+
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as out:
+        out.create_dataset("attr", data=attr)
+        out.create_dataset("deltas", data=deltas)
+        out.attrs.update({"start": start, "end": end, "method": method, "target": target,
+                          "target_index": int(target_index), "warning": message,
+                          "params": json.dumps({**params, "random_state": random_state,
+                                                "device": str(device)}, sort_keys=True)})
+
+
+if "snakemake" in globals():
+    from _common import run_script
+
+    run_script(snakemake, main,  # noqa: F821 - injected by Snakemake
+               onehot=snakemake.input.onehot, output=snakemake.output[0],  # noqa: F821
+               model_spec=snakemake.params.model, target=snakemake.wildcards.target,  # noqa: F821
+               target_index=snakemake.params.target_index,  # noqa: F821
+               shard=int(snakemake.wildcards.shard),  # noqa: F821
+               shard_size=snakemake.params.shard_size,  # noqa: F821
+               params=snakemake.params.attribution,  # noqa: F821
+               device=snakemake.params.device,  # noqa: F821
+               random_state=snakemake.params.random_state)  # noqa: F821

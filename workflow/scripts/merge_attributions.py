@@ -1,0 +1,162 @@
+"""Rule ``merge_attributions``: concatenate the shard files of one target.
+
+Writes ``attributions/<target>.h5`` (CONTRIBUTING.md layout: ``attr`` hypothetical
+attributions (N, 4, L) in float16 or float32, ``deltas`` float32 (N, R), attributes
+``method``, ``target``, ``target_index``, ``params``) shard by shard, so memory stays at
+one shard. On request it also writes modisco-lite inputs: ``ohe.npz`` (the one-hot
+sequences) and ``shap.npz`` (the hypothetical attributions), each holding ``arr_0`` of
+shape (N, 4, L), streamed into the archive without building the whole array.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zipfile
+from contextlib import ExitStack
+
+import h5py
+import numpy as np
+
+log = logging.getLogger("motifscope.merge_attributions")
+DTYPES = ("float16", "float32")
+
+
+class NpzArrayWriter:
+    """Stream an (N, ...) array into ``<path>`` as member ``arr_0`` of an .npz archive,
+    block by block along the first axis (what ``numpy.load(path)["arr_0"]`` reads back)."""
+
+    def __init__(self, path, shape, dtype):
+        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED,
+                                       allowZip64=True)
+        self.member = self.archive.open("arr_0.npy", "w", force_zip64=True)
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                  "fortran_order": False, "shape": tuple(int(s) for s in shape)}
+        np.lib.format.write_array_header_2_0(self.member, header)
+        self.dtype, self.rows_left = np.dtype(dtype), int(shape[0])
+
+    def write(self, block: np.ndarray) -> None:
+        self.member.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+        self.rows_left -= len(block)
+
+    def close(self) -> None:
+        if self.rows_left != 0:
+            raise RuntimeError(f"npz writer: {self.rows_left} rows were never written")
+        self.member.close()
+        self.archive.close()
+
+
+def _shard_meta(paths):
+    metas = []
+    for path in paths:
+        with h5py.File(path, "r") as handle:
+            attrs = dict(handle.attrs)
+            metas.append((path, int(attrs["start"]), int(attrs["end"]), attrs,
+                          handle["attr"].shape, handle["deltas"].shape))
+    return metas
+
+
+def _check_contiguous(metas, n_loci):
+    expected = 0
+    for path, start, end, *_ in metas:
+        if start != min(expected, n_loci):
+            raise RuntimeError(f"{path}: covers loci [{start}, {end}) but the previous shards "
+                               f"end at {expected}; shards must be given in order")
+        expected = end
+    if expected != n_loci:
+        raise RuntimeError(f"the shards cover loci [0, {expected}) of {n_loci}")
+
+
+def summarise_deltas(deltas: np.ndarray, threshold: float) -> None:
+    """Log max / mean / 99.9th percentile |delta|; warn when the max exceeds ``threshold``."""
+    if deltas.size == 0:
+        log.info("no convergence deltas (ISM)")
+        return
+    magnitude = np.abs(deltas)
+    worst = float(magnitude.max())
+    log.info("convergence deltas over %d pairs: max |delta| %.3g, mean %.3g, 99.9th "
+             "percentile %.3g", deltas.size, worst, magnitude.mean(),
+             np.quantile(magnitude, 0.999))
+    if worst > threshold:
+        log.warning("convergence deltas reach %.3g (> %.3g): the attributions do not add up "
+                    "to the output change for some loci; see the attribute logs for the "
+                    "layers responsible", worst, threshold)
+
+
+def main(shards, output, onehot, dtype="float16", ohe_npz=None, shap_npz=None,
+         delta_threshold=1e-3):
+    """Merge shard files (in shard order) into ``output``.
+
+    Parameters
+    ----------
+    shards : list of paths
+        ``attributions/shards/<target>/<k>.h5`` for k = 0, 1, ...
+    output : path
+        ``attributions/<target>.h5``.
+    onehot : path
+        ``loci/onehot.h5``: gives N (the shards must cover it) and the ``ohe.npz`` content.
+    dtype : {"float16", "float32"}
+        Storage type of ``attr``.
+    ohe_npz, shap_npz : path, optional
+        modisco-lite inputs, written when given.
+    delta_threshold : float
+        Absolute |delta| above which the log gets a warning.
+    """
+    from motifscope.errors import InputError
+    from motifscope.utils import atomic_path
+
+    if dtype not in DTYPES:
+        raise InputError(f"config key attribution.dtype: '{dtype}' is not one of "
+                         f"{', '.join(DTYPES)}")
+    metas = _shard_meta(shards)
+    with h5py.File(onehot, "r") as handle:
+        n_loci, _, length = handle["X"].shape
+    _check_contiguous(metas, n_loci)
+    first = metas[0][3]
+    n_refs = metas[0][5][1]
+    chunks = (max(1, min(n_loci, 256)), 4, length)
+
+    with ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(output))
+        out = stack.enter_context(h5py.File(tmp, "w"))
+        attr = out.create_dataset("attr", shape=(n_loci, 4, length), dtype=dtype,
+                                  chunks=chunks if n_loci else None)
+        deltas = out.create_dataset("deltas", shape=(n_loci, n_refs), dtype="float32")
+        out.attrs.update({"method": first["method"], "target": first["target"],
+                          "target_index": int(first["target_index"]),
+                          "params": first["params"]})
+        writers = []
+        for path, kind in ((ohe_npz, "uint8"), (shap_npz, "float32")):
+            if path:
+                npz_tmp = stack.enter_context(atomic_path(path))
+                writers.append((NpzArrayWriter(npz_tmp, (n_loci, 4, length), kind), kind))
+        onehot_handle = stack.enter_context(h5py.File(onehot, "r"))
+        warnings_seen = []
+        for path, start, end, attrs, _, _ in metas:
+            with h5py.File(path, "r") as shard:
+                block = shard["attr"][:]
+                attr[start:end] = block.astype(dtype)
+                deltas[start:end] = shard["deltas"][:]
+            if attrs.get("warning"):
+                warnings_seen.append(f"loci [{start}, {end}): {attrs['warning']}")
+            for writer, kind in writers:
+                writer.write(onehot_handle["X"][start:end] if kind == "uint8" else block)
+        for writer, _ in writers:
+            writer.close()
+        log.info("merged %d shard(s): %d loci x %d bp, method %s, target %s, stored as %s",
+                 len(metas), n_loci, length, first["method"], first["target"], dtype)
+        summarise_deltas(deltas[:], delta_threshold)
+        for message in warnings_seen:
+            log.warning("%s", message)
+        log.info("parameters: %s", json.loads(first["params"]))
+
+
+if "snakemake" in globals():
+    from _common import run_script
+
+    run_script(snakemake, main, shards=list(snakemake.input.shards),  # noqa: F821
+               output=snakemake.output.h5, onehot=snakemake.input.onehot,  # noqa: F821
+               dtype=snakemake.params.dtype,  # noqa: F821
+               ohe_npz=snakemake.output.get("ohe"),  # noqa: F821
+               shap_npz=snakemake.output.get("shap"),  # noqa: F821
+               delta_threshold=snakemake.params.delta_threshold)  # noqa: F821
