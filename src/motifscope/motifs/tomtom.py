@@ -339,6 +339,12 @@ class _Database:
         self._layouts[width] = (flat.to(dev), groups, overlap.to(dev))
         return self._layouts[width]
 
+    def layout_inverse(self, width: int) -> torch.Tensor:
+        """Position in layout order of every oriented target (for :meth:`layout`)."""
+        _, groups, _ = self.layout(width)
+        members = torch.cat([g[1] for g in groups])
+        return torch.argsort(members)
+
 
 # --------------------------------------------------------------------------------------
 # Per-batch computation
@@ -526,15 +532,19 @@ class _Engine:
                     key = _window_keys_conv(local, laid_out, tie)
                 else:
                     key = _window_keys_add(local, laid_out, tie)
+                parts = [[], [], []]
                 for t, members, start, n_align, group_ov in groups:
                     block = key[:, start:start + len(members) * n_align]
                     best_key, best_a = block.view(len(sub), len(members), n_align).max(2)
                     best_ov = group_ov[best_a]
-                    best_score = (best_key.to(torch.int64) - best_ov) // 128
-                    score[sub[:, None], members[None, :]] = best_score + \
-                        width * offset[sub][:, None]
-                    align[sub[:, None], members[None, :]] = best_a
-                    overlap[sub[:, None], members[None, :]] = best_ov
+                    parts[0].append((best_key.to(torch.int64) - best_ov) // 128)
+                    parts[1].append(best_a)
+                    parts[2].append(best_ov)
+                # Columns come in layout order; put them back in target order.
+                back = db.layout_inverse(width)
+                score[sub] = torch.cat(parts[0], 1)[:, back] + width * offset[sub][:, None]
+                align[sub] = torch.cat(parts[1], 1)[:, back]
+                overlap[sub] = torch.cat(parts[2], 1)[:, back]
         return {"score": score, "align": align, "overlap": overlap}
 
     def _candidates(self, best):
