@@ -266,7 +266,7 @@ def _recursive_nulls(source: ShardSource, n_bins: int, max_seqlet_len: int,
     nulls = {s: _null_from_range(*ranges[s], n_values, n_bins, max_seqlet_len,
                                  counts[s].cpu().numpy()) if s in nulls else None
              for s in signs}
-    return nulls, {s: torch.cat(b) for s, b in kept.items()}
+    return nulls, {s: torch.cat(b) for s, b in kept.items() if b}
 
 
 # ---------------------------------------------------------------------------------------
