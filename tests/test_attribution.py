@@ -399,6 +399,9 @@ def test_ism_full_length_default_and_bad_window():
 
 # --- workflow scripts (attribute one shard, merge shards) ------------------------------------
 
+TARGETS = {"t0": 0, "t1": 1, "t": 0}
+
+
 @pytest.fixture
 def workflow_inputs(tmp_path):
     """loci/onehot.h5 with 10 windows of 64 bp and a DemoCNN state_dict with 2 outputs."""
@@ -430,8 +433,8 @@ def test_shards_merge_to_a_single_run_with_modisco_npz(workflow_inputs):
     tmp, X, net, spec, params = workflow_inputs
     shards = [tmp / f"shard{k}.h5" for k in range(4)]  # 10 loci, 4 per shard: the last empty
     for k, path in enumerate(shards):
-        attribute.main(tmp / "onehot.h5", path, spec, "t1", 1, k, 4, params, device="cpu",
-                       random_state=3)
+        attribute.main(tmp / "onehot.h5", path, spec, "t1", TARGETS, 4 * k, 4 * k + 4, params,
+                       device="cpu", random_state=3)
     with h5py.File(shards[3]) as handle:
         assert handle["attr"].shape == (0, 4, 64) and handle["deltas"].shape == (0, 4)
     merge_attributions.main(shards, tmp / "t1.h5", tmp / "onehot.h5", dtype="float32",
@@ -457,7 +460,8 @@ def test_ism_shard(workflow_inputs):
 
     tmp, X, net, spec, params = workflow_inputs
     params = {**params, "method": "ism", "ism_start": 10, "ism_end": 30, "batch_size": 64}
-    attribute.main(tmp / "onehot.h5", tmp / "ism.h5", spec, "t0", 0, 1, 4, params, device="cpu")
+    attribute.main(tmp / "onehot.h5", tmp / "ism.h5", spec, "t0", TARGETS, 4, 8, params,
+                   device="cpu")
     expected = saturation_mutagenesis(net, X[4:8], target=0, start=10, end=30,
                                       hypothetical=True, device="cpu")
     with h5py.File(tmp / "ism.h5") as handle:
@@ -472,9 +476,9 @@ def test_attribute_script_bad_input_leaves_no_output(workflow_inputs, problem):
     import attribute
 
     tmp, X, net, spec, params = workflow_inputs
-    target_index, device = 0, "cpu"
+    targets, device = TARGETS, "cpu"
     if problem == "target":
-        target_index, match = 2, "out of range"
+        targets, match = {"t": 2}, "out of range"
     elif problem == "device":
         if torch.cuda.is_available():
             pytest.skip("CUDA present")
@@ -488,7 +492,7 @@ def test_attribute_script_bad_input_leaves_no_output(workflow_inputs, problem):
     else:
         params, match = {**params, "method": "gradient"}, "attribution.method"
     with pytest.raises(InputError, match=match) as err:
-        attribute.main(tmp / "onehot.h5", tmp / "out.h5", spec, "t", target_index, 1, 4,
-                       params, device=device)
+        attribute.main(tmp / "onehot.h5", tmp / "out.h5", spec, "t", targets, 4, 8, params,
+                       device=device)
     assert "\n" not in str(err.value)
     assert not (tmp / "out.h5").exists() and list(tmp.glob(".out.h5*")) == []

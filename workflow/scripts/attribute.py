@@ -1,7 +1,8 @@
 """Rule ``attribute``: attributions of one shard of loci for one target.
 
-Shard ``k`` holds loci ``[k * shard_size, min((k + 1) * shard_size, N))`` of
-``loci/onehot.h5``; a shard past the end is written empty. The output has the datasets of
+Shard ``k`` holds loci ``[k * shard_size, (k + 1) * shard_size)`` of ``loci/onehot.h5``
+(clipped to the N loci; the number of shards is fixed when the workflow is parsed, so a
+trailing shard past the last locus is written empty). The output has the datasets of
 ``attributions/<target>.h5`` (see CONTRIBUTING.md): ``attr`` float32 (n, 4, L) hypothetical
 attributions, ``deltas`` float32 (n, R) (R = 0 for ISM), and attributes ``start``, ``end``,
 ``method``, ``target``, ``target_index``, ``params`` (JSON) and ``warning`` (the
@@ -19,12 +20,6 @@ import numpy as np
 
 METHODS = ("deeplift_shap", "ism")
 log = logging.getLogger("motifscope.attribute")
-
-
-def shard_bounds(shard: int, shard_size: int, n_loci: int) -> tuple[int, int]:
-    """Loci ``[start, end)`` of shard ``shard`` (empty past the end)."""
-    start = min(shard * shard_size, n_loci)
-    return start, min(start + shard_size, n_loci)
 
 
 def delta_summary(deltas: np.ndarray) -> str:
@@ -59,21 +54,24 @@ def compute(model, X, method, target_index, start, params, device, random_state)
     return attr.float().numpy(), deltas.float().numpy()
 
 
-def main(onehot, output, model_spec, target, target_index, shard, shard_size, params,
-         device="auto", random_state=0):
-    """Attribute shard ``shard`` of ``onehot`` for ``target`` and write ``output``.
+def main(onehot, output, model_spec, target, targets, start, end, params, device="auto",
+         random_state=0):
+    """Attribute loci ``[start, end)`` of ``onehot`` for ``target`` and write ``output``.
 
     Parameters
     ----------
     onehot : path
         ``loci/onehot.h5`` (dataset ``X`` uint8 (N, 4, L)).
     output : path
-        Shard file, written atomically.
+        Shard file, written atomically (nothing is written when an error is raised).
     model_spec : dict
-        The config's ``model`` section (see :func:`motifscope.models.load_model`).
-    target, target_index : str, int
-        Target name and model output column.
-    shard, shard_size : int
+        The model as :func:`motifscope.models.load_model` takes it.
+    target : str
+        Target name, a key of ``targets``.
+    targets : dict
+        Target name -> model output column (config ``targets``).
+    start, end : int
+        Loci of the shard; clipped to N (a shard past the end is empty).
     params : dict
         The config's ``attribution`` section: ``method``, ``n_shuffles``, ``batch_size``,
         ``warning_threshold``, ``ism_start``, ``ism_end``.
@@ -97,12 +95,13 @@ def main(onehot, output, model_spec, target, target_index, shard, shard_size, pa
         raise InputError(f"config key attribution.method: '{method}' is not one of "
                          f"{', '.join(METHODS)}")
     device = resolve_device(device)
+    target_index = int(targets[target])
     with h5py.File(onehot, "r") as handle:
         n_loci, _, length = handle["X"].shape
-        start, end = shard_bounds(int(shard), int(shard_size), n_loci)
+        start, end = min(int(start), n_loci), min(int(end), n_loci)
         X = handle["X"][start:end]
     model = load_model(model_spec, input_length=length)
-    check_model(model, length, target_indices=[int(target_index)],
+    check_model(model, length, target_indices=[target_index],
                 path=str(model_spec.get("path", "model")))
     log.info("%s for target %s (output %d), loci [%d, %d) of %d, L=%d, device %s", method,
              target, target_index, start, end, n_loci, length, device)
@@ -111,7 +110,7 @@ def main(onehot, output, model_spec, target, target_index, shard, shard_size, pa
     if end > start:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            attr, deltas = compute(model, X, method, int(target_index), start, params, device,
+            attr, deltas = compute(model, X, method, target_index, start, params, device,
                                    random_state)
         for warning in caught:
             message = str(warning.message)
@@ -127,20 +126,18 @@ def main(onehot, output, model_spec, target, target_index, shard, shard_size, pa
         out.create_dataset("attr", data=attr)
         out.create_dataset("deltas", data=deltas)
         out.attrs.update({"start": start, "end": end, "method": method, "target": target,
-                          "target_index": int(target_index), "warning": message,
+                          "target_index": target_index, "warning": message,
                           "params": json.dumps({**params, "random_state": random_state,
                                                 "device": str(device)}, sort_keys=True)})
 
 
 if "snakemake" in globals():
-    from _common import run_script
+    from _common import run
 
-    run_script(snakemake, main,  # noqa: F821 - injected by Snakemake
-               onehot=snakemake.input.onehot, output=snakemake.output[0],  # noqa: F821
-               model_spec=snakemake.params.model, target=snakemake.wildcards.target,  # noqa: F821
-               target_index=snakemake.params.target_index,  # noqa: F821
-               shard=int(snakemake.wildcards.shard),  # noqa: F821
-               shard_size=snakemake.params.shard_size,  # noqa: F821
-               params=snakemake.params.attribution,  # noqa: F821
-               device=snakemake.params.device,  # noqa: F821
-               random_state=snakemake.params.random_state)  # noqa: F821
+    run(main, snakemake, onehot=snakemake.input.onehot,  # noqa: F821 - set by Snakemake
+        output=snakemake.output[0], model_spec=snakemake.params.model,  # noqa: F821
+        target=snakemake.wildcards.target, targets=snakemake.params.targets,  # noqa: F821
+        start=snakemake.params.bounds["start"],  # noqa: F821
+        end=snakemake.params.bounds["end"],  # noqa: F821
+        params=snakemake.params.attribution, device=snakemake.params.device,  # noqa: F821
+        random_state=snakemake.params.random_state)  # noqa: F821

@@ -67,24 +67,24 @@ def _check_contiguous(metas, n_loci):
         raise RuntimeError(f"the shards cover loci [0, {expected}) of {n_loci}")
 
 
-def summarise_deltas(deltas: np.ndarray, threshold: float) -> None:
-    """Log max / mean / 99.9th percentile |delta|; warn when the max exceeds ``threshold``."""
+def summarise_deltas(deltas: np.ndarray, shard_warnings: list[str]) -> None:
+    """Log max / mean / 99.9th percentile |delta|, and warn with each shard's convergence
+    warning (deep_lift_shap warns when the deltas are large relative to the output change)."""
     if deltas.size == 0:
         log.info("no convergence deltas (ISM)")
-        return
-    magnitude = np.abs(deltas)
-    worst = float(magnitude.max())
-    log.info("convergence deltas over %d pairs: max |delta| %.3g, mean %.3g, 99.9th "
-             "percentile %.3g", deltas.size, worst, magnitude.mean(),
-             np.quantile(magnitude, 0.999))
-    if worst > threshold:
-        log.warning("convergence deltas reach %.3g (> %.3g): the attributions do not add up "
-                    "to the output change for some loci; see the attribute logs for the "
-                    "layers responsible", worst, threshold)
+    else:
+        magnitude = np.abs(deltas)
+        log.info("convergence deltas over %d pairs: max |delta| %.3g, mean %.3g, 99.9th "
+                 "percentile %.3g", deltas.size, magnitude.max(), magnitude.mean(),
+                 np.quantile(magnitude, 0.999))
+    for message in shard_warnings:
+        log.warning("%s", message)
+    if shard_warnings:
+        log.warning("%d shard(s) had large convergence deltas: the attributions do not add "
+                    "up to the output change there; see the messages above", len(shard_warnings))
 
 
-def main(shards, output, onehot, dtype="float16", ohe_npz=None, shap_npz=None,
-         delta_threshold=1e-3):
+def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None):
     """Merge shard files (in shard order) into ``output``.
 
     Parameters
@@ -95,12 +95,10 @@ def main(shards, output, onehot, dtype="float16", ohe_npz=None, shap_npz=None,
         ``attributions/<target>.h5``.
     onehot : path
         ``loci/onehot.h5``: gives N (the shards must cover it) and the ``ohe.npz`` content.
-    dtype : {"float16", "float32"}
+    dtype : {"float16", "float32"}, default "float32"
         Storage type of ``attr``.
     ohe_npz, shap_npz : path, optional
         modisco-lite inputs, written when given.
-    delta_threshold : float
-        Absolute |delta| above which the log gets a warning.
     """
     from motifscope.errors import InputError
     from motifscope.utils import atomic_path
@@ -145,18 +143,14 @@ def main(shards, output, onehot, dtype="float16", ohe_npz=None, shap_npz=None,
             writer.close()
         log.info("merged %d shard(s): %d loci x %d bp, method %s, target %s, stored as %s",
                  len(metas), n_loci, length, first["method"], first["target"], dtype)
-        summarise_deltas(deltas[:], delta_threshold)
-        for message in warnings_seen:
-            log.warning("%s", message)
+        summarise_deltas(deltas[:], warnings_seen)
         log.info("parameters: %s", json.loads(first["params"]))
 
 
 if "snakemake" in globals():
-    from _common import run_script
+    from _common import run
 
-    run_script(snakemake, main, shards=list(snakemake.input.shards),  # noqa: F821
-               output=snakemake.output.h5, onehot=snakemake.input.onehot,  # noqa: F821
-               dtype=snakemake.params.dtype,  # noqa: F821
-               ohe_npz=snakemake.output.get("ohe"),  # noqa: F821
-               shap_npz=snakemake.output.get("shap"),  # noqa: F821
-               delta_threshold=snakemake.params.delta_threshold)  # noqa: F821
+    run(main, snakemake, shards=list(snakemake.input.shards),  # noqa: F821 - set by Snakemake
+        output=snakemake.output.h5, onehot=snakemake.input.onehot,  # noqa: F821
+        dtype=snakemake.params.dtype, ohe_npz=snakemake.output.get("ohe"),  # noqa: F821
+        shap_npz=snakemake.output.get("shap"))  # noqa: F821

@@ -1,0 +1,45 @@
+rule attribute:
+    """DeepLIFT/SHAP (or ISM) attributions of one shard of loci for one target."""
+    input:
+        onehot=result("loci/onehot.h5"),
+        model=model_file(),
+    output:
+        result("attributions/shards/{target}/{shard}.h5"),
+    log:
+        log_path("attribute/{target}.{shard}"),
+    conda:
+        "../envs/motifscope.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=config["attribution"]["mem_mb"],
+        runtime=config["attribution"]["runtime"],
+    params:
+        model=model_spec(),
+        targets=config["targets"],
+        bounds=shard_bounds,
+        attribution=config["attribution"],
+        device=config["device"],
+        random_state=config["random_state"],
+    script:
+        "../workflow/scripts/attribute.py"
+
+
+rule merge_attributions:
+    """Concatenate the shards of one target into attributions/<target>.h5 (+ modisco npz)."""
+    input:
+        shards=attribution_shards,
+        onehot=result("loci/onehot.h5"),
+    output:
+        **modisco_npz_outputs(),
+        h5=result("attributions/{target}.h5"),
+    log:
+        log_path("merge_attributions/{target}"),
+    conda:
+        "../envs/motifscope.yaml"
+    resources:
+        mem_mb=4000,
+    params:
+        dtype=config["attribution"]["dtype"],
+    script:
+        "../workflow/scripts/merge_attributions.py"
