@@ -130,9 +130,14 @@ def _logical_shift_right(x: torch.Tensor, bits: int) -> torch.Tensor:
 def _mix64(x: torch.Tensor) -> torch.Tensor:
     """splitmix64 of int64 tensor ``x`` (bit-identical to the uint64 reference, wrapping)."""
     z = x + _GOLDEN
-    z = (z ^ _logical_shift_right(z, 30)) * _MIX1
-    z = (z ^ _logical_shift_right(z, 27)) * _MIX2
-    return z ^ _logical_shift_right(z, 31)
+    # in place: these tensors are (N, n, L) and each pass is memory bound
+    for bits, multiplier in ((30, _MIX1), (27, _MIX2), (31, None)):
+        shifted = z >> bits
+        shifted &= (1 << (64 - bits)) - 1
+        z ^= shifted
+        if multiplier is not None:
+            z *= multiplier
+    return z
 
 
 def _stream_keys(seed: int, example_ids: torch.Tensor, n: int, length: int,
@@ -446,27 +451,23 @@ def _example_label(index: int, example_ids) -> str:
 def _last_edge_mask(edge_chars: torch.Tensor) -> torch.Tensor:
     """True where edge p is the last out-edge of its character (kept fixed by the walk)."""
     n_rows, n_edges = edge_chars.shape
-    positions = torch.arange(n_edges, device=edge_chars.device)
-    is_char = edge_chars[:, None, :] == torch.arange(4, device=edge_chars.device)[None, :, None]
-    last_position = torch.where(is_char, positions, -1).amax(dim=2)  # (rows, 4)
-    return positions[None, :] == last_position.gather(1, edge_chars)
+    positions = torch.arange(n_edges, device=edge_chars.device).expand(n_rows, -1)
+    last_position = torch.full((n_rows, 4), -1, dtype=torch.int64, device=edge_chars.device)
+    last_position.scatter_reduce_(1, edge_chars, positions, reduce="amax")
+    return positions == last_position.gather(1, edge_chars)
 
 
-def _check_shuffleable(tokens: torch.Tensor, start: int, example_ids) -> None:
+def _check_shuffleable(tokens: torch.Tensor, is_last: torch.Tensor, start: int,
+                       example_ids) -> None:
     """Raise if some sequence has exactly one dinucleotide shuffle (itself).
 
     The walk's output is fixed by, for each character, the ordered list of characters that
     follow it; only the non-last entries are permuted, so a sequence can change iff some
     character has two different followers among its non-last out-edges.
     """
-    if tokens.shape[1] < 3:
-        raise InputError(f"dinucleotide_shuffle: the span is {tokens.shape[1]} bp long; it "
-                         "needs at least 3 bases to be shuffled (widen start/end)")
-    edge_chars, next_chars = tokens[:, :-1], tokens[:, 1:]
-    movable = ~_last_edge_mask(edge_chars)
-    pair = edge_chars * 4 + next_chars
+    pair = tokens[:, :-1] * 4 + tokens[:, 1:]
     seen = torch.zeros(tokens.shape[0], 16, dtype=torch.int64, device=tokens.device)
-    seen.scatter_add_(1, pair, movable.to(torch.int64))
+    seen.scatter_add_(1, pair, (~is_last).to(torch.int64))
     distinct_followers = (seen.view(-1, 4, 4) > 0).sum(dim=2)
     shuffleable = (distinct_followers >= 2).any(dim=1)
     if not bool(shuffleable.all()):
@@ -478,37 +479,38 @@ def _check_shuffleable(tokens: torch.Tensor, start: int, example_ids) -> None:
             "another background/reference kind")
 
 
-def _walk(tokens: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-    """Shuffle rows of ``tokens`` (R, S) using sort keys ``keys`` (R, S-1); returns (R, S).
+def _walk(tokens: torch.Tensor, is_last: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Shuffle each row of ``tokens`` (N, S) once per key row: keys (N, n, S-1) -> (N, n, S).
 
-    Each character's successor list is ordered by the random keys, with its last edge forced
-    to the end, then the Euler walk from the first base reads the lists in order. The loop is
-    over positions only; every step is one batched gather over all rows.
+    Each character's successor list is ordered by the random keys, with its last edge
+    (``is_last``) forced to the end, then the Euler walk from the first base reads the lists
+    in order. The loop is over positions only; each step is a few batched gathers over all
+    N x n walks.
     """
-    n_rows, length = tokens.shape
+    n_examples, n, n_edges = keys.shape
+    rows = n_examples * n
     device = tokens.device
     edge_chars, next_chars = tokens[:, :-1], tokens[:, 1:]
-    random_bits = _logical_shift_right(keys, 4)  # 60 bits, non-negative
-    sort_keys = (edge_chars << 61) | (_last_edge_mask(edge_chars).to(torch.int64) << 60) | random_bits
-    order = torch.sort(sort_keys, dim=1, stable=True).indices
-    follower = next_chars.gather(1, order).reshape(-1)  # successor chars, grouped by char
+    fixed_bits = (edge_chars << 61) | (is_last.to(torch.int64) << 60)  # group by char, last at end
+    sort_keys = fixed_bits[:, None, :] | _logical_shift_right(keys, 4)
+    order = torch.sort(sort_keys, dim=2, stable=True).indices
+    follower = torch.gather(next_chars[:, None, :].expand(-1, n, -1), 2, order).reshape(-1)
 
-    counts = torch.zeros(n_rows, 4, dtype=torch.int64, device=device)
+    counts = torch.zeros(n_examples, 4, dtype=torch.int64, device=device)
     counts.scatter_add_(1, edge_chars, torch.ones_like(edge_chars))
-    offsets = torch.cumsum(counts, dim=1) - counts
-    pointer = (offsets + torch.arange(n_rows, device=device)[:, None] * (length - 1)).reshape(-1)
+    offsets = (torch.cumsum(counts, dim=1) - counts).repeat_interleave(n, dim=0)
+    pointer = (offsets + torch.arange(rows, device=device)[:, None] * n_edges).reshape(-1)
 
-    out = torch.empty(length, n_rows, dtype=torch.int64, device=device)
-    current = tokens[:, 0]
-    out[0] = current
-    row_base = torch.arange(n_rows, device=device) * 4
-    for j in range(1, length):
+    current = tokens[:, 0].repeat_interleave(n)
+    steps = [current]
+    row_base = torch.arange(rows, device=device) * 4
+    for _ in range(n_edges):
         slot = row_base + current
-        edge = pointer[slot]
-        pointer[slot] = edge + 1
-        current = follower[edge]
-        out[j] = current
-    return out.T
+        edge = torch.take(pointer, slot)
+        pointer.index_put_((slot,), edge + 1)
+        current = torch.take(follower, edge)
+        steps.append(current)
+    return torch.stack(steps, dim=1).view(n_examples, n, n_edges + 1)
 
 
 def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_state=None,
@@ -560,7 +562,11 @@ def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_s
     n_examples = X.shape[0]
     ids = _example_ids(example_ids, n_examples, X.device, "dinucleotide_shuffle")
     tokens = _span_tokens(X, start, end, example_ids)
-    _check_shuffleable(tokens, start, example_ids)
+    if tokens.shape[1] < 3:
+        raise InputError(f"dinucleotide_shuffle: the span is {tokens.shape[1]} bp long; it "
+                         "needs at least 3 bases to be shuffled (widen start/end)")
+    is_last = _last_edge_mask(tokens[:, :-1])
+    _check_shuffleable(tokens, is_last, start, example_ids)
 
     span = end - start
     result = X.unsqueeze(1).repeat(1, n, 1, 1)
@@ -569,8 +575,6 @@ def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_s
     for first in range(0, n_examples, chunk):
         rows = slice(first, first + chunk)
         keys = _stream_keys(seed, ids[rows], n, span - 1)
-        count = keys.shape[0]
-        shuffled = _walk(tokens[rows].repeat_interleave(n, dim=0), keys.reshape(count * n, span - 1))
-        shuffled = shuffled.view(count, n, span)
+        shuffled = _walk(tokens[rows], is_last[rows], keys)
         result[rows, :, :, start:end] = (shuffled[:, :, None, :] == alphabet[:, None]).to(X.dtype)
     return restore(result, random=True)
