@@ -241,6 +241,21 @@ def test_marginalize_motifs_bad_input():
         mg.marginalize_motifs(model, bg, {"ok": "ACG", "long": "A" * 11})
     with pytest.raises(InputError, match="2 outputs but 1 target names"):
         mg.marginalize_motifs(model, bg, {"ok": "ACG"}, target_names=["x"])
+    with pytest.raises(InputError, match="target 'late' is output 2 but the model has 2"):
+        mg.marginalize_motifs(model, bg, {"ok": "ACG"}, targets={"early": 0, "late": 2})
+    with pytest.raises(InputError, match="func 'ism' is unknown"):
+        mg.marginalize_motifs(model, bg, {"ok": "ACG"}, func="ism")
+
+
+def test_marginalize_motifs_targets_mapping_selects_and_names_outputs():
+    model = _Linear().eval()
+    bg = mg.make_backgrounds("uniform", 6, 20, random_state=0)
+    motifs = {"m": "ACGTAC", "n": "GGGCCC"}
+    full = mg.marginalize_motifs(model, bg, motifs, target_names=["a", "b"])
+    picked = mg.marginalize_motifs(model, bg, motifs, targets={"second": 1})
+    assert set(picked.target) == {"second"}
+    expected = full[full.target == "b"].drop(columns="target").reset_index(drop=True)
+    pd.testing.assert_frame_equal(picked.drop(columns="target"), expected)
 
 
 def test_planted_motifs_rank_first_and_absent_motif_is_flat(trained, jaspar):

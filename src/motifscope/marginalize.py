@@ -427,14 +427,30 @@ def marginalize(model, X, motif, func="predict", start: int | None = None,
 # --------------------------------------------------------------------------------------
 
 
-def _target_names(target_names, n_targets: int) -> list[str]:
-    if target_names is None:
-        return [f"target_{k}" for k in range(n_targets)]
-    names = list(target_names)
-    if len(names) != n_targets:
-        raise InputError(f"the model has {n_targets} outputs but {len(names)} target names were "
-                         "given; list one name per model output (config key targets)")
-    return names
+def _resolve_targets(targets, target_names, n_outputs: int) -> tuple[list[str], list[int]]:
+    """(names, output indices) of the targets to report.
+
+    ``targets``: None (every output), a mapping name -> output index (the workflow's
+    ``targets`` config), or a sequence of output indices; ``target_names`` names every
+    output (length n_outputs) when ``targets`` is not a mapping.
+    """
+    if target_names is not None and len(list(target_names)) != n_outputs:
+        raise InputError(f"the model has {n_outputs} outputs but {len(list(target_names))} "
+                         "target names were given; list one name per model output")
+    all_names = list(target_names) if target_names is not None else [
+        f"target_{k}" for k in range(n_outputs)]
+    if targets is None:
+        names, indices = all_names, list(range(n_outputs))
+    elif isinstance(targets, Mapping):
+        names, indices = list(targets), [int(v) for v in targets.values()]
+    else:
+        indices = [int(t) for t in targets]
+        names = [all_names[k] if 0 <= k < n_outputs else str(k) for k in indices]
+    for name, index in zip(names, indices):
+        if not 0 <= index < n_outputs:
+            raise InputError(f"target '{name}' is output {index} but the model has {n_outputs} "
+                             f"outputs; use 0..{n_outputs - 1} (config key targets)")
+    return names, indices
 
 
 def _edited_chunk(backgrounds: torch.Tensor, chunk: list, instances: dict) -> torch.Tensor:
@@ -471,10 +487,10 @@ def _summarise(deltas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean, sd, z
 
 
-def marginalize_motifs(model, backgrounds, motifs: Mapping, target_names=None,
+def marginalize_motifs(model, backgrounds, motifs: Mapping, targets=None, target_names=None,
                        func="predict", instance: str = "consensus", random_state=0,
                        batch_size: int = 256, device="auto", alt_ids: Mapping | None = None,
-                       targets=None, verbose=None, **func_kwargs) -> pd.DataFrame:
+                       verbose=None, **func_kwargs) -> pd.DataFrame:
     """Marginalize every motif of a database against one set of backgrounds.
 
     Each motif is substituted at the centre of every background (consensus, or one sampled
@@ -491,8 +507,10 @@ def marginalize_motifs(model, backgrounds, motifs: Mapping, target_names=None,
         From :func:`make_backgrounds`.
     motifs : mapping motif id -> (4, w) PWM (or string)
         E.g. a :class:`motifscope.io.MotifSet`; alternate names come from its ``alt_id``.
+    targets : mapping name -> output index, or list of output indices, optional
+        Which outputs to report (default all), e.g. the workflow's ``targets`` config.
     target_names : list of str, optional
-        One name per model output (default ``target_0..``).
+        One name per model output (default ``target_0..``), when ``targets`` is not a mapping.
     func : {"predict", "deep_lift_shap"}, default "predict"
         With ``deep_lift_shap`` the table also holds the change in attribution summed over
         the motif span (``attr_delta_mean``, ``attr_delta_sd``), one attribution pass per
@@ -504,8 +522,6 @@ def marginalize_motifs(model, backgrounds, motifs: Mapping, target_names=None,
     device : str, default "auto"
     alt_ids : mapping id -> name, optional
         Overrides the names taken from ``motifs``.
-    targets : list of int, optional
-        Output indices to report (default all).
     verbose : bool, optional
         Progress bar over motif chunks.
     **func_kwargs
@@ -517,7 +533,7 @@ def marginalize_motifs(model, backgrounds, motifs: Mapping, target_names=None,
         One row per (target, motif): motif, motif_alt_id, target, delta_mean, delta_sd
         (sample sd over backgrounds), n (backgrounds), z (mean / standard error), plus
         attr_delta_mean, attr_delta_sd for attributions; rows of each target sorted by
-        delta_mean, largest first (targets in model order).
+        delta_mean, largest first (targets in the order given).
     """
     from motifscope.predict import predict
 
@@ -541,8 +557,7 @@ def marginalize_motifs(model, backgrounds, motifs: Mapping, target_names=None,
 
     before = _as_2d(predict(model, backgrounds, batch_size=batch_size, device=device,
                             verbose=False)).numpy()
-    target_names = _target_names(target_names, before.shape[1])
-    targets = list(range(before.shape[1])) if targets is None else [int(t) for t in targets]
+    target_names, targets = _resolve_targets(targets, target_names, before.shape[1])
     deltas = np.empty((len(names), before.shape[1], n_backgrounds))
     attr_deltas = np.empty((len(names), len(targets), n_backgrounds)) if func != "predict" else None
     attr_before = _span_attributions(model, backgrounds, None, targets, random_state, batch_size,
@@ -609,9 +624,9 @@ def _table(names, motifs, alt_ids, target_names, targets, deltas, attr_deltas) -
         attr_mean, attr_sd, _ = _summarise(attr_deltas)
     alt = [_alt_id(motifs, alt_ids, name) for name in names]
     frames = []
-    for k, target in enumerate(targets):
+    for k, (target_name, target) in enumerate(zip(target_names, targets)):
         frame = pd.DataFrame({"motif": names, "motif_alt_id": alt,
-                              "target": target_names[target], "delta_mean": mean[:, target],
+                              "target": target_name, "delta_mean": mean[:, target],
                               "delta_sd": sd[:, target], "n": deltas.shape[-1],
                               "z": z[:, target]})
         if attr_deltas is not None:
