@@ -396,6 +396,11 @@ def test_influence_matches_one_filter_at_a_time(random_onehot, rng, activation, 
     without = filter_influence(model, X, activation=activation, batch_size=23, device="cpu")
     np.testing.assert_allclose(without["delta_mean"], table["delta_mean"], rtol=1e-4, atol=1e-7)
     assert without["delta_loss"].isna().all()
+    second = filter_influence(model, X, y=y[:, 1], activation=activation, targets=[1],
+                              device="cpu")
+    assert list(second["target"].unique()) == ["1"]
+    np.testing.assert_allclose(second["delta_loss"], table["delta_loss"][1::2], rtol=1e-5,
+                               atol=1e-8)
 
 
 def plant(rng, n, length, motifs: list[str], which: np.ndarray):

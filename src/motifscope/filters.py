@@ -1016,8 +1016,8 @@ class _InfluenceSums:
 
 
 def filter_influence(model, X, y=None, layer: str | None = None,
-                     activation: str | None = None, loss="auto", target_names=None,
-                     batch_size: int = 64, filters_per_pass: int | None = None,
+                     activation: str | None = None, loss="auto", targets=None,
+                     target_names=None, batch_size: int = 64, filters_per_pass: int | None = None,
                      device: str | torch.device | None = "auto",
                      verbose: bool | None = None) -> pd.DataFrame:
     """How much every target's prediction relies on each first-layer filter.
@@ -1038,8 +1038,10 @@ def filter_influence(model, X, y=None, layer: str | None = None,
     loss : {"auto", "bce", "mse", "poisson"} or callable, default "auto"
         Element-wise loss ``(prediction, label) -> (B, T)``. ``"auto"`` is binary cross
         entropy on logits when every label is 0 or 1, else squared error.
+    targets : sequence of int, optional
+        Output columns to evaluate (default: all T); ``y`` then has one column per entry.
     target_names : sequence of str, optional
-        Names of the T outputs (default ``"0"``, ``"1"``, ...).
+        Names of the evaluated outputs (default their column numbers ``"0"``, ``"1"``, ...).
     batch_size : int, default 64
         Sequences per batch.
     filters_per_pass : int, optional
@@ -1087,14 +1089,15 @@ def filter_influence(model, X, y=None, layer: str | None = None,
             for start, x in _batches(X, batch_size, "filter influence", verbose):
                 x = x.to(device)
                 hooks.override = None
-                base = hooks.run(x)
+                base = _select(hooks.run(x), targets)
                 # later in-place modules could change it, and it is reused for every chunk
                 activation = hooks.activation.clone()
                 if sums is None:
                     sums = _InfluenceSums(F, base.shape[1], device)
                     if y is not None and y.shape[1] != base.shape[1]:
-                        raise InputError(f"labels have {y.shape[1]} columns but the model has "
-                                         f"{base.shape[1]} outputs; give one label per output")
+                        raise InputError(f"labels have {y.shape[1]} columns but {base.shape[1]} "
+                                         "model outputs are evaluated; give one label column "
+                                         "per target")
                 sums.add_baseline(base)
                 labels = None
                 if y is not None:
@@ -1103,12 +1106,26 @@ def filter_influence(model, X, y=None, layer: str | None = None,
                 for chunk in chunks:
                     k = len(chunk)
                     hooks.override = _nullified(activation, chunk, means)
-                    out = hooks.run(x.repeat(k, 1, 1)).reshape(k, x.shape[0], -1)
+                    out = _select(hooks.run(x.repeat(k, 1, 1)), targets)
+                    out = out.reshape(k, x.shape[0], -1)
                     loss_delta = None
                     if labels is not None:
                         loss_delta = loss_fn(out, labels.expand_as(out)) - base_loss[None]
                     sums.add_nullified(chunk, base[None] - out, loss_delta)
+    if target_names is None and targets is not None:
+        target_names = [str(t) for t in targets]
     return _influence_table(sums, moments, target_names, y is not None)
+
+
+def _select(outputs: torch.Tensor, targets) -> torch.Tensor:
+    if targets is None:
+        return outputs
+    n = outputs.shape[1]
+    bad = [t for t in targets if not -n <= int(t) < n]
+    if bad:
+        raise InputError(f"config key targets: output index {bad[0]} is out of range for the "
+                         f"model's {n} outputs")
+    return outputs[:, list(targets)]
 
 
 def _nullified(activation: torch.Tensor, chunk: list[int], means: torch.Tensor):
