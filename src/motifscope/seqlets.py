@@ -151,14 +151,16 @@ class RecursiveNull:
         return self.tails.shape[0] - 1
 
     def bins(self, X: torch.Tensor) -> torch.Tensor:
-        """Bin of every value of ``X`` ((n, L) int32), clamped to ``[0, n_bins - 1]``.
+        """Bin of every value of ``X`` ((n, L) int16, or int32 beyond 32768 bins), clamped
+        to ``[0, n_bins - 1]``.
 
         The arithmetic is tangermeme's: ``x - xmin`` in the track's dtype, then a float64
         division by the bin width and a floor, so bins agree with it bit for bit.
         """
         shifted = (X - self.xmin.to(X.device)).to(torch.float64)
+        dtype = torch.int16 if self.n_bins <= 2 ** 15 else torch.int32
         # after the clamp to [0, n_bins - 1] truncation is the floor
-        return shifted.div_(self.bin_width).clamp_(0, self.n_bins - 1).to(torch.int32)
+        return shifted.div_(self.bin_width).clamp_(0, self.n_bins - 1).to(dtype)
 
     def min_passing_sums(self, threshold: float) -> torch.Tensor:
         """For each span length k, the smallest bin sum whose tail probability is below
@@ -243,8 +245,8 @@ def _recursive_nulls(source: ShardSource, n_bins: int, max_seqlet_len: int,
                      ) -> tuple[dict[int, RecursiveNull | None], dict[int, torch.Tensor]]:
     """Two passes over a source: the range of the values, then the histogram of each sign.
 
-    With ``keep_bins`` the bins of every value are also returned (one (N, L) int16 or int32
-    tensor per sign, in source order), so that an in-memory track is binned only once.
+    With ``keep_bins`` the bins of every shard are also returned ({sign: {first example
+    index: bins}}), so that an in-memory track is binned only once.
     """
     lo, hi, n_values = _track_range(source, 1, "seqlet null: range")
     _check_finite(lo, hi, "the attribution track")
@@ -253,20 +255,21 @@ def _recursive_nulls(source: ShardSource, n_bins: int, max_seqlet_len: int,
              for s in signs if hi > lo}
     if not nulls:
         return {s: None for s in signs}, {}
-    counts = {s: None for s in nulls}
-    kept = {s: [] for s in nulls}
-    small = torch.int16 if n_bins <= 2 ** 15 else torch.int32
-    for _, X in progress(source(), desc="seqlet null: histogram", unit="shard"):
+    counts = {s: np.zeros(n_bins, dtype=np.int64) for s in nulls}
+    kept = {s: {} for s in nulls}
+    for first, X in progress(source(), desc="seqlet null: histogram", unit="shard"):
         for s, null in nulls.items():
             bins = null.bins(X if s > 0 else -X)
-            c = torch.bincount(bins.reshape(-1), minlength=n_bins)
-            counts[s] = c if counts[s] is None else counts[s] + c
+            counts[s] += _bin_counts(bins, n_bins)
             if keep_bins:
-                kept[s].append(bins.to(small))
-    nulls = {s: _null_from_range(*ranges[s], n_values, n_bins, max_seqlet_len,
-                                 counts[s].cpu().numpy()) if s in nulls else None
-             for s in signs}
-    return nulls, {s: torch.cat(b) for s, b in kept.items() if b}
+                kept[s][first] = bins
+    nulls = {s: _null_from_range(*ranges[s], n_values, n_bins, max_seqlet_len, counts[s])
+             if s in nulls else None for s in signs}
+    return nulls, kept
+
+
+def _bin_counts(bins: torch.Tensor, n_bins: int) -> np.ndarray:
+    return torch.bincount(bins.reshape(-1), minlength=n_bins).cpu().numpy()
 
 
 # ---------------------------------------------------------------------------------------
@@ -366,7 +369,8 @@ def _overlaps_called(key: torch.Tensor, k: int, called_key: torch.Tensor,
 
 
 def _decode_recursive(X: torch.Tensor, bins: torch.Tensor, null: RecursiveNull, threshold: float,
-                      min_len: int, max_len: int, flanks: int) -> dict[str, torch.Tensor]:
+                      min_len: int, max_len: int, flanks: int,
+                      min_sums: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Seqlets of one batch of examples, in tangermeme's call order (example, longest first,
     then by prefix p-value and start). Returns tensors: example (batch-local), core start,
     length, flanked start and end, attribution (float64, over the flanked span), p-value."""
@@ -377,8 +381,9 @@ def _decode_recursive(X: torch.Tensor, bins: torch.Tensor, null: RecursiveNull, 
     csum = torch.zeros(n, stride, dtype=sum_dtype, device=device)
     torch.cumsum(bins, dim=1, dtype=sum_dtype, out=csum[:, 1:])
     tails = null.tails.to(device)
-    levels = _span_candidates(csum, tails, null.min_passing_sums(threshold), threshold,
-                              min_len, max_len)
+    if min_sums is None:
+        min_sums = null.min_passing_sums(threshold)
+    levels = _span_candidates(csum, tails, min_sums, threshold, min_len, max_len)
 
     called_key = torch.zeros(0, dtype=torch.long, device=device)
     called_end = called_key
@@ -434,11 +439,13 @@ def _recursive_calls(source: ShardSource, nulls: dict[int, RecursiveNull | None]
                      rows: int, kept_bins: dict[int, torch.Tensor] | None = None) -> pd.DataFrame:
     """Third pass: decode every shard (split into batches of ``rows`` examples) with the
     nulls of the requested signs, and return the seqlets sorted by p-value. ``kept_bins``
-    (from :func:`_recursive_nulls`) saves binning the values again."""
+    (from :func:`_recursive_nulls`, for batches of the same ``rows``) saves binning the
+    values again."""
     parts = []
     nulls = {s: None if null is None else RecursiveNull(null.xmin, null.bin_width, null.n_bins,
                                                         null.n_values, null.tails.to(device))
              for s, null in nulls.items()}
+    min_sums = {s: null.min_passing_sums(threshold) for s, null in nulls.items() if null}
     for first, shard in progress(source(), desc="seqlets: calling", unit="shard"):
         shard = shard.to(device)
         for offset, X in _iter_rows(shard, rows):
@@ -447,9 +454,9 @@ def _recursive_calls(source: ShardSource, nulls: dict[int, RecursiveNull | None]
                     continue
                 signed = X if s > 0 else -X
                 i = first + offset
-                bins = (kept_bins[s][i:i + X.shape[0]] if kept_bins else null.bins(signed))
+                bins = kept_bins[s].pop(i) if kept_bins else null.bins(signed)
                 found = _decode_recursive(signed, bins, null, threshold, min_len, max_len,
-                                          flanks)
+                                          flanks, min_sums[s])
                 found["example"] = found["example"] + first + offset
                 found["attribution"] = found["attribution"] * s
                 found["sign"] = torch.full_like(found["example"], s)
