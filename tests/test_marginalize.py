@@ -305,3 +305,66 @@ def test_marginalize_motifs_attribution_columns_match_single_runs(monkeypatch):
     monkeypatch.setattr(mg, "_MAX_CHUNK_SEQUENCES", 5)
     pd.testing.assert_frame_equal(table, mg.marginalize_motifs(model, bg, motifs, targets=[1],
                                                                **kwargs))
+
+
+# ------------------------------------------------------------------ workflow script
+
+
+def _script():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+    sys.path.insert(0, str(scripts))
+    spec = importlib.util.spec_from_file_location("marginalize_script", scripts / "marginalize.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("background", ["composition", "shuffled_peaks"])
+def test_workflow_script_writes_sorted_tables_and_plots(tmp_path, random_onehot, background):
+    import h5py
+
+    from motifscope.architectures import DemoCNN
+    from motifscope.io import MotifInfo, MotifSet, write_meme
+    from motifscope.simulate.genome import write_fasta
+
+    torch.manual_seed(0)
+    kwargs = {"n_targets": 2, "input_length": 64, "n_filters": 4, "n_filters2": 4, "hidden": 4}
+    torch.save(DemoCNN(**kwargs).state_dict(), tmp_path / "model.pt")
+    spec = {"path": str(tmp_path / "model.pt"), "format": "state_dict",
+            "class": "motifscope.architectures.DemoCNN", "kwargs": kwargs, "input_length": 64}
+    rng = np.random.default_rng(1)
+    motifs = MotifSet({f"M{k}": rng.dirichlet(np.ones(4), size=6 + k).T for k in range(4)},
+                      info={f"M{k}": MotifInfo(f"M{k}", alt_id=f"TF{k}") for k in range(4)})
+    write_meme(motifs, tmp_path / "db.meme")
+    write_fasta({"chr1": "".join(rng.choice(list("ACGT"), 3000))}, tmp_path / "genome.fa")
+    (tmp_path / "peaks.bed").write_text("chr1\t100\t200\n")
+    with h5py.File(tmp_path / "onehot.h5", "w") as h5:
+        h5.create_dataset("X", data=random_onehot(n=10, length=64, seed=3))
+    settings = {"background": background, "n_backgrounds": 8, "motifs": ["M0", "tf2", "M3"],
+                "instance": "consensus", "func": "predict", "batch_size": None, "plot_top": 2}
+    tables = [str(tmp_path / f"out/{t}.tsv") for t in ("up", "down")]
+    plots = [str(tmp_path / f"out/{t}.png") for t in ("up", "down")]
+    script = _script()
+    script.main(model_spec=spec, motif_file=str(tmp_path / "db.meme"),
+                genome=str(tmp_path / "genome.fa"), peaks=str(tmp_path / "peaks.bed"),
+                onehot=str(tmp_path / "onehot.h5"), targets={"up": 1, "down": 0},
+                settings=settings, batch_size=16, device="cpu", random_state=0, n_shuffles=2,
+                tables=tables, plots=plots)
+    for table, plot in zip(tables, plots):
+        frame = pd.read_csv(table, sep="\t")
+        assert list(frame.columns) == ["motif", "motif_alt_id", "delta_mean", "delta_sd", "n", "z"]
+        assert sorted(frame.motif) == ["M0", "M2", "M3"] and (frame.n == 8).all()
+        assert (np.diff(frame.delta_mean) <= 0).all()
+        assert plot.endswith(".png") and _nonempty(plot) and _nonempty(plot[:-4] + ".pdf")
+    with pytest.raises(InputError, match="marginalize.motifs: 'NOPE'"):
+        script.select_motifs(motifs, ["M1", "NOPE"])
+
+
+def _nonempty(path) -> bool:
+    from pathlib import Path
+
+    return Path(path).is_file() and Path(path).stat().st_size > 0

@@ -133,10 +133,8 @@ def _iid_backgrounds(rng: np.random.Generator, n: int, length: int, probs) -> np
 
 def _open_genome(genome):
     """A genome as something indexable ``genome[chrom][lo:hi] -> str`` with ``keys()``."""
-    if genome is None:
-        return None
-    if isinstance(genome, Mapping):
-        return genome
+    if genome is None or (hasattr(genome, "keys") and hasattr(genome, "__getitem__")):
+        return genome  # a mapping or an open pyfaidx.Fasta
     from motifscope.io import open_fasta
 
     return open_fasta(genome)
