@@ -384,3 +384,58 @@ def test_bad_attribution_files(tmp_path):
     assert check_attribution_files(attr_path, onehot_path) == (4, 1000)
     with pytest.raises(InputError, match="method must be"):
         seqlets_from_h5(attr_path, onehot_path, method="modisco")
+
+
+# ---------------------------------------------------------------------------------------
+# the workflow script
+# ---------------------------------------------------------------------------------------
+
+def workflow_settings(**overrides):
+    settings = dict(method="recursive", threshold=0.01, min_seqlet_len=4, max_seqlet_len=25,
+                    additional_flanks=0, n_bins=1000, sign="both", window_size=21, flank=10,
+                    target_fdr=0.2, min_passing_frac=0.03, max_passing_frac=0.2,
+                    shard_size=16, mem_mb=1000, runtime=10)
+    settings.update(overrides)
+    return settings
+
+
+@pytest.mark.parametrize("method", ["recursive", "tfmodisco"])
+def test_call_seqlets_script(tmp_path, method):
+    call_seqlets = pytest.importorskip("call_seqlets")
+    d = np.load(DATA)
+    attr_path, onehot_path, _ = write_h5_pair(tmp_path, d["attr"], d["bases"])
+    n = d["attr"].shape[0]
+    loci = pd.DataFrame({"idx": np.arange(n), "chrom": "chr1", "start": 5000 * np.arange(n),
+                         "end": 5000 * np.arange(n) + 1000, "summit": 5000 * np.arange(n) + 500,
+                         "name": [f"peak{i}" for i in range(n)], "score": 1.0})
+    loci_path = tmp_path / "loci.tsv"
+    loci.to_csv(loci_path, sep="\t", index=False)
+    out = tmp_path / "seqlets"
+    call_seqlets.main(str(attr_path), str(onehot_path), str(loci_path), "t0",
+                      workflow_settings(method=method), "cpu", str(out / "t0.tsv"),
+                      str(out / "t0.bed"), str(out / "t0.png"))
+    table = pd.read_csv(out / "t0.tsv", sep="\t")
+    assert list(table.columns) == ["chrom", "start", "end", "example_idx", "attribution",
+                                   "p-value", "window_start", "window_end"]
+    expected = (recursive_seqlets(d["attr"], threshold=0.01, sign="both") if method == "recursive"
+                else tfmodisco_seqlets(d["attr"]))
+    assert len(table) == len(expected) > 0
+    np.testing.assert_array_equal(table["start"], 5000 * expected["example_idx"] + expected["start"])
+    bed = pd.read_csv(out / "t0.bed", sep="\t", header=None)
+    assert bed.shape == (len(table), 6)
+    assert (out / "t0.png").stat().st_size > 0 and (out / "t0.pdf").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["t0.bed", "t0.pdf", "t0.png", "t0.tsv"]
+
+
+def test_call_seqlets_script_bad_config_leaves_no_output(tmp_path):
+    call_seqlets = pytest.importorskip("call_seqlets")
+    d = np.load(DATA)
+    attr_path, onehot_path, _ = write_h5_pair(tmp_path, d["attr"][:4], d["bases"][:4])
+    loci_path = tmp_path / "loci.tsv"
+    pd.DataFrame({"idx": range(4), "chrom": "chr1", "start": 0, "end": 1000, "summit": 500,
+                  "name": "p", "score": 1.0}).to_csv(loci_path, sep="\t", index=False)
+    with pytest.raises(InputError, match="min_seqlet_len \\(30\\) is above max_seqlet_len"):
+        call_seqlets.main(str(attr_path), str(onehot_path), str(loci_path), "t0",
+                          workflow_settings(min_seqlet_len=30), "cpu", str(tmp_path / "o.tsv"),
+                          str(tmp_path / "o.bed"), str(tmp_path / "o.png"))
+    assert not list(tmp_path.glob("o.*"))
