@@ -124,3 +124,46 @@ def test_bad_input_gives_one_line_errors(rng, database):
         assert "\n" not in str(err.value)
     empty = annotate_seqlets(X, seqlets.iloc[:0], database)
     assert len(empty) == 0 and "motif_id" in empty.columns
+
+
+def test_workflow_scripts_annotate_and_cluster(tmp_path, rng, database):
+    import h5py
+
+    import annotate_seqlets as script
+    import motif_clusters
+    from motifscope.io import write_meme
+
+    X, seqlets = _plant(rng, database, n=8)
+    with h5py.File(tmp_path / "onehot.h5", "w") as h5:
+        h5["X"] = X
+    write_meme(database, tmp_path / "db.meme")
+    pd.DataFrame({"id": list(database), "alt_id": [database.alt_id(k) for k in database],
+                  "tf_class": "c", "tf_family": ["f0" if k.startswith("m0") else f"f_{k}"
+                                                for k in database]}
+                 ).to_csv(tmp_path / "db.tsv", sep="\t", index=False)
+    motif_clusters.main(str(tmp_path / "db.meme"), 1e-4, 5, "cpu", str(tmp_path / "cl.tsv"))
+    # The seqlet caller's layout: genome start/end, window_start/window_end, its p-value.
+    table = pd.DataFrame({"chrom": "chr2", "start": seqlets["start"] + 5000,
+                          "end": seqlets["end"] + 5000, "example_idx": seqlets["example_idx"],
+                          "attribution": seqlets["attribution"], "p-value": 1e-4,
+                          "window_start": seqlets["start"], "window_end": seqlets["end"]})
+    table.to_csv(tmp_path / "seqlets.tsv", sep="\t", index=False)
+    settings = {"n_nearest": 2, "min_overlap": 1, "max_qvalue": 0.05, "group_by": "cluster",
+                "batch_size": None}
+    script.main(str(tmp_path / "seqlets.tsv"), str(tmp_path / "onehot.h5"),
+                str(tmp_path / "db.meme"), str(tmp_path / "db.tsv"), str(tmp_path / "cl.tsv"),
+                settings, "cpu", str(tmp_path / "ann.tsv"), str(tmp_path / "counts.tsv"))
+    annotated = pd.read_csv(tmp_path / "ann.tsv", sep="\t")
+    assert len(annotated) == 2 * len(seqlets)
+    best = annotated[annotated["rank"] == 1].reset_index(drop=True)
+    assert (best["start"] - best["window_start"] == 5000).all()
+    assert (best["seqlet_p-value"] == 1e-4).all()
+    assert (best["motif_id"] == seqlets["planted"]).all()
+    assert {"cluster", "cluster_name", "tf_family"} <= set(annotated.columns)
+    counts = pd.read_csv(tmp_path / "counts.tsv", sep="\t")
+    assert counts.columns[0] == "cluster" and counts["n_seqlets"].sum() <= len(seqlets)
+    with pytest.raises(InputError, match="group_by"):
+        script.main(str(tmp_path / "seqlets.tsv"), str(tmp_path / "onehot.h5"),
+                    str(tmp_path / "db.meme"), str(tmp_path / "db.tsv"),
+                    str(tmp_path / "cl.tsv"), dict(settings, group_by="genus"), "cpu",
+                    str(tmp_path / "a2.tsv"), str(tmp_path / "c2.tsv"))

@@ -208,3 +208,45 @@ def test_cuda_without_a_gpu_is_an_error(motifs):
         pytest.skip("a GPU is present")
     with pytest.raises(InputError, match="CUDA"):
         fimo(motifs, ["ACGTACGTAC"], device="cuda")
+
+
+def test_workflow_scripts_scan_and_threshold(tmp_path, motifs, rng):
+    import h5py
+
+    import fimo as fimo_script
+    import fimo_scan
+    from motifscope.io import write_meme
+
+    n, length = 5, 90
+    X = np.stack([one_hot_encode(_random_seq(rng, length)) for _ in range(n)])
+    attr = rng.normal(size=X.shape).astype(np.float32)
+    with h5py.File(tmp_path / "onehot.h5", "w") as h5:
+        h5["X"] = X
+    with h5py.File(tmp_path / "attr.h5", "w") as h5:
+        h5["attr"] = attr
+    loci = pd.DataFrame({"idx": range(n), "chrom": "chr1", "start": np.arange(n) * 1000 + 7,
+                         "end": np.arange(n) * 1000 + 7 + length, "summit": 45, "name": ".",
+                         "score": 0})
+    loci.to_csv(tmp_path / "loci.tsv", sep="\t", index=False)
+    write_meme(motifs, tmp_path / "db.meme")
+    settings = {"threshold": 0.01, "pseudocount": 0.1, "background": "uniform", "motifs": [],
+                "attribution_threshold": 0.0, "batch_size": None}
+    fimo_scan.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
+                   str(tmp_path / "db.meme"), settings, "cpu", str(tmp_path / "scan.tsv.gz"))
+    fimo_script.main(str(tmp_path / "scan.tsv.gz"), str(tmp_path / "onehot.h5"),
+                     str(tmp_path / "attr.h5"), str(tmp_path / "db.meme"), settings,
+                     str(tmp_path / "hits.tsv.gz"), str(tmp_path / "counts.tsv"))
+    hits = pd.read_csv(tmp_path / "hits.tsv.gz", sep="\t")
+    direct = fimo(str(tmp_path / "db.meme"), X, threshold=0.01, attributions=attr)
+    assert len(hits) == len(direct) > 0
+    np.testing.assert_allclose(hits["attribution"], direct["attribution"], rtol=1e-9)
+    np.testing.assert_array_equal(hits["genome_start"] - hits["start"],
+                                  loci["start"].to_numpy()[hits["sequence_name"]])
+    counts = pd.read_csv(tmp_path / "counts.tsv", sep="\t")
+    assert set(counts["motif_id"]) == set(motifs)
+    assert counts["n_above"].sum() == (direct["attribution"] >= 0).sum()
+    with pytest.raises(InputError, match="fimo.motifs"):
+        fimo_scan.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
+                       str(tmp_path / "db.meme"), dict(settings, motifs=["NOPE"]), "cpu",
+                       str(tmp_path / "x.tsv.gz"))
+    assert not (tmp_path / "x.tsv.gz").exists()

@@ -9,8 +9,8 @@
 
 from motifscope.motifs.annotate import annotate_seqlets, count_annotations
 from motifscope.motifs.clusters import cluster_motifs
-from motifscope.motifs.fimo import fimo, fimo_counts
+from motifscope.motifs.fimo import fimo, fimo_counts, span_attributions
 from motifscope.motifs.tomtom import TomtomResult, tomtom, tomtom_pvalues
 
 __all__ = ["TomtomResult", "annotate_seqlets", "cluster_motifs", "count_annotations", "fimo",
-           "fimo_counts", "tomtom", "tomtom_pvalues"]
+           "fimo_counts", "span_attributions", "tomtom", "tomtom_pvalues"]

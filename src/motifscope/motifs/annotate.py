@@ -37,7 +37,8 @@ def annotate_seqlets(X, seqlets: pd.DataFrame, motifs, n_nearest: int = 1,
         equal-length (4, L) arrays.
     seqlets : pandas.DataFrame
         Columns ``example_idx``, ``start``, ``end`` (0-based, half-open, within the
-        window); any other columns (genome coordinates, attribution, ...) are kept.
+        window); any other columns (genome coordinates, attribution, ...) are kept, those
+        named like an output column (e.g. the caller's ``p-value``) as ``seqlet_<name>``.
     motifs : str, MotifSet, dict or list
         The database (a MEME file or ``{name: (4, w)}``).
     n_nearest : int, default 1
@@ -74,7 +75,10 @@ def annotate_seqlets(X, seqlets: pd.DataFrame, motifs, n_nearest: int = 1,
         raise InputError(f"seqlet table lacks column(s) {sorted(missing)}; it needs "
                          "example_idx, start and end (0-based, half-open)")
     database = as_motif_list(motifs, "motif database")
-    seqlets = seqlets.reset_index(drop=True)
+    # Seqlet columns named like annotation columns (a seqlet caller's p-value) are kept
+    # under a "seqlet_" prefix.
+    seqlets = seqlets.reset_index(drop=True).rename(
+        columns={c: f"seqlet_{c}" for c in ANNOTATION_COLUMNS if c in seqlets.columns})
     if len(seqlets) == 0:
         return pd.DataFrame(columns=list(seqlets.columns) + ANNOTATION_COLUMNS)
     queries = _seqlet_sequences(X, seqlets, max_seqlet_width)

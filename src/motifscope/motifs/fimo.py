@@ -402,6 +402,36 @@ def _matched_sequences(X, seq, start, w, strand) -> list[str]:
     return out
 
 
+def span_attributions(hits: pd.DataFrame, attributions, X, first_example: int = 0) -> np.ndarray:
+    """Sum of projected attributions over each hit's span, for hits in a block of loci.
+
+    Parameters
+    ----------
+    hits : pandas.DataFrame
+        Rows of :func:`fimo` whose ``sequence_name`` is an integer locus index in
+        ``[first_example, first_example + N)``; columns start, end (0-based, half-open).
+    attributions : array or tensor of shape (N, 4, L)
+        Hypothetical attributions of the block.
+    X : array or tensor of shape (N, 4, L)
+        One-hot sequences of the block.
+    first_example : int, default 0
+        Locus index of the block's first row.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (len(hits),)
+    """
+    attr = torch.as_tensor(as_numpy(attributions))
+    X = torch.as_tensor(as_numpy(X))
+    if tuple(attr.shape) != tuple(X.shape):
+        raise InputError(f"attributions have shape {tuple(attr.shape)} but the sequences are "
+                         f"{tuple(X.shape)}; they must come from the same loci")
+    seq = hits["sequence_name"].to_numpy().astype(np.int64) - first_example
+    start = hits["start"].to_numpy().astype(np.int64)
+    width = hits["end"].to_numpy().astype(np.int64) - start
+    return _span_attributions(attr, X, seq, start, width)
+
+
 def _span_attributions(attr, X, seq, start, w) -> np.ndarray:
     """Sum of projected attributions over each hit's span (float64 prefix sums)."""
     track = (attr.to(torch.float64) * X.to(torch.float64)).sum(1)

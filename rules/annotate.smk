@@ -1,0 +1,49 @@
+rule motif_clusters:
+    """Group near-identical database motifs by TOMTOM (complete linkage on p-values)."""
+    input:
+        result("motifs/database.meme"),
+    output:
+        result("motifs/clusters.tsv"),
+    log:
+        log_path("motif_clusters"),
+    conda:
+        "../envs/motifscope.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        threshold=config["annotation"]["cluster_threshold"],
+        min_overlap=config["annotation"]["cluster_min_overlap"],
+        device=config["device"],
+    script:
+        "../workflow/scripts/motif_clusters.py"
+
+
+rule annotate_seqlets:
+    """Best TOMTOM matches of every seqlet of a target; counts per motif group."""
+    input:
+        seqlets=result("seqlets/{target}.tsv"),
+        onehot=result("loci/onehot.h5"),
+        motifs=result("motifs/database.meme"),
+        table=result("motifs/database.tsv"),
+        clusters=result("motifs/clusters.tsv"),
+    output:
+        annotated=result("seqlets/{target}.annotated.tsv"),
+        counts=report(
+            result("seqlets/{target}.counts.tsv"),
+            caption="../workflow/report/annotate_seqlets.rst",
+            category="Seqlets",
+            labels={"target": "{target}", "table": "seqlet annotation counts"},
+        ),
+    log:
+        log_path("annotate_seqlets/{target}"),
+    conda:
+        "../envs/motifscope.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+    params:
+        settings=config["annotation"],
+        device=config["device"],
+    script:
+        "../workflow/scripts/annotate_seqlets.py"

@@ -1,0 +1,59 @@
+"""Rule fimo_scan: scan every locus with the motif database (MEME FIMO scores, p-values).
+
+Writes ``fimo/scan.tsv.gz``: the FIMO columns (motif_id, motif_alt_id, sequence_name = the
+locus index, start, end within the window, strand, score, p-value, q-value,
+matched_sequence) plus the hit on the genome (chrom, genome_start, genome_end). All
+coordinates are 0-based, half-open.
+"""
+
+import logging
+
+from _common import run
+from motifscope.errors import InputError
+from motifscope.io import read_loci, read_meme, read_onehot
+from motifscope.motifs import fimo
+from motifscope.utils import atomic_path
+
+log = logging.getLogger("motifscope.fimo_scan")
+
+
+def select_motifs(motifs, wanted):
+    """All motifs, or those listed by id or alternate name (config key fimo.motifs)."""
+    if not wanted:
+        return motifs
+    by_alt = {motifs.alt_id(i).upper(): i for i in motifs}
+    ids = []
+    for name in wanted:
+        motif_id = name if name in motifs else by_alt.get(str(name).upper())
+        if motif_id is None:
+            raise InputError(f"config key fimo.motifs: '{name}' is neither an id nor a name in "
+                             "the motif database; use ids from motifs/database.meme, or [] "
+                             "for all")
+        ids.append(motif_id)
+    return motifs.subset(dict.fromkeys(ids))
+
+
+def main(onehot: str, loci_file: str, motif_file: str, settings: dict, device: str,
+         out: str) -> None:
+    X = read_onehot(onehot)
+    loci = read_loci(loci_file)
+    motifs = select_motifs(read_meme(motif_file), settings["motifs"])
+    background = None if settings["background"] == "uniform" else "file"
+    log.info("FIMO: %d loci of %d bp x %d motifs, p < %g", len(X), X.shape[-1], len(motifs),
+             settings["threshold"])
+    hits = fimo(motifs, X, threshold=settings["threshold"], background=background,
+                pseudocount=settings["pseudocount"], batch_size=settings["batch_size"],
+                device=device)
+    window_start = loci["start"].to_numpy()[hits["sequence_name"].to_numpy().astype(int)]
+    hits["chrom"] = loci["chrom"].to_numpy()[hits["sequence_name"].to_numpy().astype(int)]
+    hits["genome_start"] = window_start + hits["start"].to_numpy()
+    hits["genome_end"] = window_start + hits["end"].to_numpy()
+    log.info("%d hits", len(hits))
+    with atomic_path(out) as tmp:
+        hits.to_csv(tmp, sep="\t", index=False, compression="gzip")
+
+
+if "snakemake" in globals():
+    run(main, snakemake, onehot=snakemake.input.onehot, loci_file=snakemake.input.loci,
+        motif_file=snakemake.input.motifs, settings=snakemake.params.settings,
+        device=snakemake.params.device, out=snakemake.output[0])
