@@ -62,6 +62,8 @@ def test_dinucleotide_shuffle_independent_of_batch_and_n(random_onehot):
     rows = [7, 2, 5]
     part = dinucleotide_shuffle(X[rows], n=3, random_state=5, example_ids=rows)
     assert torch.equal(part, full[rows])
+    as_tensor_ids = dinucleotide_shuffle(X[rows], n=3, random_state=5, example_ids=torch.tensor(rows))
+    assert torch.equal(as_tensor_ids, full[rows])
     # without ids, position in the batch is the id: moving an example changes its shuffles
     moved = dinucleotide_shuffle(X[rows], n=3, random_state=5)
     assert not torch.equal(moved[0], full[7])

@@ -323,7 +323,10 @@ def delete(X, start: int, end: int):
 def _example_ids(example_ids, n_examples: int, device, name: str) -> torch.Tensor:
     if example_ids is None:
         return torch.arange(n_examples, device=device, dtype=torch.int64)
-    ids = torch.as_tensor(np.asarray(example_ids), dtype=torch.int64).to(device).reshape(-1)
+    if isinstance(example_ids, torch.Tensor):  # may live on another device
+        ids = example_ids.detach().to(device=device, dtype=torch.int64).reshape(-1)
+    else:
+        ids = torch.as_tensor(np.asarray(example_ids), dtype=torch.int64, device=device).reshape(-1)
     if ids.shape[0] != n_examples:
         raise InputError(f"{name}: example_ids has {ids.shape[0]} entries but X has "
                          f"{n_examples} sequences; pass one id per sequence")
