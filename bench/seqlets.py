@@ -111,19 +111,19 @@ def bench_tfmodisco(X, repeats: int) -> list[dict]:
 def write_h5(n: int, length: int, folder: Path):
     import h5py
 
-    X = make_tracks(n, length, seed=1)
-    bases = np.random.default_rng(2).integers(0, 4, size=(n, length))
     attr_path, onehot_path = folder / f"attr_{n}.h5", folder / f"onehot_{n}.h5"
     chunk = 256
+    rng = np.random.default_rng(2)
     with h5py.File(attr_path, "w") as fa, h5py.File(onehot_path, "w") as fx:
         a = fa.create_dataset("attr", (n, 4, length), np.float16, chunks=(chunk, 4, length))
         x = fx.create_dataset("X", (n, 4, length), np.uint8, chunks=(chunk, 4, length),
                               compression="gzip")
         for s in range(0, n, chunk):
-            oh = np.zeros((min(chunk, n - s), 4, length), np.uint8)
-            np.put_along_axis(oh, bases[s:s + chunk, None, :], 1, axis=1)
-            a[s:s + chunk] = oh * X[s:s + chunk, None, :]
-            x[s:s + chunk] = oh
+            rows = min(chunk, n - s)
+            oh = np.zeros((rows, 4, length), np.uint8)
+            np.put_along_axis(oh, rng.integers(0, 4, size=(rows, 1, length)), 1, axis=1)
+            a[s:s + rows] = oh * make_tracks(rows, length, seed=s)[:, None, :]
+            x[s:s + rows] = oh
     return attr_path, onehot_path
 
 

@@ -439,3 +439,29 @@ def test_call_seqlets_script_bad_config_leaves_no_output(tmp_path):
                           workflow_settings(min_seqlet_len=30), "cpu", str(tmp_path / "o.tsv"),
                           str(tmp_path / "o.bed"), str(tmp_path / "o.png"))
     assert not list(tmp_path.glob("o.*"))
+
+
+def test_call_seqlets_script_with_no_seqlets(tmp_path):
+    call_seqlets = pytest.importorskip("call_seqlets")
+    d = np.load(DATA)
+    attr_path, onehot_path, _ = write_h5_pair(tmp_path, np.zeros((4, 1000), np.float32),
+                                              d["bases"][:4])
+    loci_path = tmp_path / "loci.tsv"
+    pd.DataFrame({"idx": range(4), "chrom": "chr1", "start": 0, "end": 1000, "summit": 500,
+                  "name": "p", "score": 1.0}).to_csv(loci_path, sep="\t", index=False)
+    call_seqlets.main(str(attr_path), str(onehot_path), str(loci_path), "t0",
+                      workflow_settings(), "cpu", str(tmp_path / "o.tsv"),
+                      str(tmp_path / "o.bed"), str(tmp_path / "o.png"))
+    assert len(pd.read_csv(tmp_path / "o.tsv", sep="\t")) == 0
+    assert (tmp_path / "o.bed").read_text() == "" and (tmp_path / "o.png").exists()
+
+
+def test_bed_clips_windows_padded_past_the_contig_start():
+    table = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [-10, -3, 50],
+                          "end": [-2, 4, 60], "example_idx": [0, 0, 1],
+                          "attribution": [1.0, 2.0, -1.0], "p-value": [1e-5, 0.0, np.nan],
+                          "window_start": [0, 7, 100], "window_end": [8, 14, 110]})
+    bed = seqlets_to_bed(table)
+    assert bed[["chrom", "start", "end", "score"]].values.tolist() == [["chr1", 0, 4, 1000],
+                                                                       ["chr2", 50, 60, 0]]
+    assert bed["name"].tolist() == ["0:7-14", "1:100-110"]

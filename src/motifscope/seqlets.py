@@ -269,7 +269,10 @@ def _recursive_nulls(source: ShardSource, n_bins: int, max_seqlet_len: int,
 
 
 def _bin_counts(bins: torch.Tensor, n_bins: int) -> np.ndarray:
-    return torch.bincount(bins.reshape(-1), minlength=n_bins).cpu().numpy()
+    flat = bins.reshape(-1)
+    if flat.device.type != "cpu":  # int16 is the CPU's fast path; CUDA wants int32 or int64
+        flat = flat.to(torch.int32)
+    return torch.bincount(flat, minlength=n_bins).cpu().numpy()
 
 
 # ---------------------------------------------------------------------------------------
@@ -1163,7 +1166,7 @@ def plot_seqlet_summary(table: pd.DataFrame, window: int, title: str = ""):
         bins = np.linspace(0, window, min(50, max(window, 1)) + 1)
         for mask, label, color in ((positive, "attribution > 0", "tab:red"),
                                    (~positive, "attribution < 0", "tab:blue")):
-            if mask.any():
+            if mask.any():  # an empty table leaves the panels empty
                 axes[0].hist(centre[mask], bins=bins, color=color, alpha=0.7, label=label)
                 axes[1].hist(length[mask], bins=np.arange(length.min(), length.max() + 2) - 0.5,
                              color=color, alpha=0.7, label=label)
