@@ -515,3 +515,88 @@ def test_jaspar_log_odds_filters_recover_their_motifs(jaspar_model, jaspar_verte
     assert list(best["best_match"]) == ids
     assert list(best["annotation"]) == list(JASPAR_CHOSEN.values())
     assert (best["q-value"] < 1e-3).all()
+
+
+# ----------------------------------------------------------------------------- workflow scripts
+
+def test_workflow_scripts_chain(tmp_path, jaspar_vertebrates, rng):
+    """filter_pwms -> filter_tomtom -> filter_influence -> filter_table, as the rules call
+    them, on a DemoCNN state_dict whose first filters are JASPAR log-odds."""
+    pytest.importorskip("motifscope.motifs")
+    import h5py
+    import filter_influence as influence_script
+    import filter_pwms as pwms_script
+    import filter_table as table_script
+    import filter_tomtom as tomtom_script
+    from motifscope.architectures import DemoCNN
+    from motifscope.io import read_meme, write_meme
+
+    ids = ["MA0138.3", "MA0083.3"]
+    length, n = 96, 80
+    net = DemoCNN(n_targets=2, input_length=length, n_filters=3, filter_width=21, n_filters2=4,
+                  hidden=4).eval()
+    with torch.no_grad():
+        net.conv1.weight.zero_()
+        net.conv1.bias.zero_()
+        for f, motif_id in enumerate(ids):
+            pfm = jaspar_vertebrates[motif_id]
+            net.conv1.weight[f, :, :pfm.shape[1]] = torch.tensor(
+                np.log2((pfm + 0.01) / 1.04 / 0.25))
+        net.conv1.bias[2] = -1.0  # filter2 never fires: reported, no motif
+    torch.save(net.state_dict(), tmp_path / "model.pt")
+    spec = {"path": str(tmp_path / "model.pt"), "format": "state_dict",
+            "class": "motifscope.architectures.DemoCNN", "input_length": length,
+            "kwargs": {"n_targets": 2, "input_length": length, "n_filters": 3,
+                       "filter_width": 21, "n_filters2": 4, "hidden": 4}}
+    which = np.arange(n) % 2
+    idx = rng.integers(0, 4, size=(n, length))
+    for i, m in enumerate(which):
+        pfm = jaspar_vertebrates[ids[m]]
+        site = pfm.argmax(axis=0)
+        start = rng.integers(0, length - len(site))
+        idx[i, start:start + len(site)] = site
+    with h5py.File(tmp_path / "onehot.h5", "w") as h5:
+        h5.create_dataset("X", data=onehot(idx))
+    loci = pd.DataFrame({"idx": range(n), "chrom": "chr1", "start": 0, "end": length,
+                         "summit": length // 2, "name": [f"peak_{i}" for i in range(n)],
+                         "score": 1.0})
+    loci.to_csv(tmp_path / "loci.tsv", sep="\t", index=False)
+    labels = loci[["name"]].assign(rest=(which == 0).astype(int), srf=which)
+    labels.to_csv(tmp_path / "labels.tsv", sep="\t", index=False)
+    database = jaspar_vertebrates.subset(list(jaspar_vertebrates)[:60] + ids)
+    write_meme(database, tmp_path / "db.meme")
+    settings = {"layer": None, "activation": "auto", "method": "danq", "threshold": 0.5,
+                "pseudocount": None, "min_sites": None, "both_strands": None, "trim_ic": 0.2,
+                "max_loci": None, "batch_size": None,
+                "tomtom": {"distance": "pearson", "thresh": 0.1, "min_overlap": 1,
+                           "pseudocount": 0.1},
+                "influence": {"enabled": True, "labels": None, "loss": "auto",
+                              "filters_per_pass": None, "value": "score"}}
+    out = tmp_path / "filters"
+    pwms_script.main(str(tmp_path / "onehot.h5"), spec, settings, 32, "cpu",
+                     str(out / "filters.meme"), str(out / "pwms.tsv"), str(out / "logos"),
+                     str(out / "weights.png"))
+    assert list(read_meme(out / "filters.meme")) == ["filter0", "filter1"]
+    assert sorted(p.name for p in (out / "logos").glob("*.png")) == ["filter0.png",
+                                                                    "filter1.png"]
+    tomtom_script.main(str(out / "filters.meme"), str(out / "pwms.tsv"), str(tmp_path / "db.meme"),
+                       settings["tomtom"], "cpu", str(out / "tomtom.tsv"),
+                       str(out / "matches.tsv"))
+    matches = pd.read_csv(out / "matches.tsv", sep="\t")
+    assert list(matches["best_match"][:2]) == ids and matches["best_match"].isna()[2]
+    influence_script.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
+                          str(tmp_path / "labels.tsv"), spec, {"rest": 0, "srf": 1}, settings,
+                          32, "cpu", str(out / "influence.tsv"))
+    table_script.main(str(out / "pwms.tsv"), str(out / "matches.tsv"),
+                      str(out / "influence.tsv"), settings, str(out / "table.tsv"),
+                      str(out / "influence.png"))
+    table = pd.read_csv(out / "table.tsv", sep="\t")
+    assert list(table["annotation"][:2]) == ["REST", "SRF"]
+    assert table.loc[2, "status"].startswith("too few sites")
+    assert {"influence:rest", "influence:srf", "delta_loss"} <= set(table.columns)
+    assert (out / "influence.pdf").exists()
+    with pytest.raises(InputError, match="no label column for targets"):
+        influence_script.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
+                              str(tmp_path / "labels.tsv"), spec, {"ctcf": 0}, settings, 32,
+                              "cpu", str(out / "influence2.tsv"))
+    assert not (out / "influence2.tsv").exists()

@@ -1374,7 +1374,7 @@ def cluster_order(matrix: np.ndarray) -> np.ndarray:
 
 
 def plot_influence_heatmap(influence: pd.DataFrame, stem: str | os.PathLike,
-                           value: str = "score", labels: pd.Series | None = None,
+                           value: str = "score", labels=None,
                            formats=("pdf", "png")) -> list[Path]:
     """Filters x targets heat map of influence, rows and columns clustered.
 
@@ -1386,7 +1386,7 @@ def plot_influence_heatmap(influence: pd.DataFrame, stem: str | os.PathLike,
         Output stem (``<stem>.pdf`` and ``<stem>.png``).
     value : str, default "score"
         The column shown (``score``, ``delta_mean`` or ``delta_loss``).
-    labels : pandas.Series, optional
+    labels : mapping, optional
         Filter name -> row label (e.g. ``filter3 CTCF``).
     """
     from motifscope.plot import save_figure, style
@@ -1397,8 +1397,8 @@ def plot_influence_heatmap(influence: pd.DataFrame, stem: str | os.PathLike,
     rows = cluster_order(wide.to_numpy())
     cols = cluster_order(wide.to_numpy().T)
     wide = wide.iloc[rows, cols]
-    limit = float(np.nanmax(np.abs(wide.to_numpy()))) if wide.size else 1.0
-    limit = limit if np.isfinite(limit) and limit > 0 else 1.0
+    finite = np.abs(wide.to_numpy()[np.isfinite(wide.to_numpy())])
+    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     n_rows, n_cols = wide.shape
     with style():
         fig, ax = plt.subplots(figsize=(1.5 + 0.35 * n_cols, 1.0 + 0.12 * n_rows))
