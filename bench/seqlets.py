@@ -97,8 +97,12 @@ def bench_tfmodisco(X, repeats: int) -> list[dict]:
     t_ms, ours = best_time(lambda: tfmodisco_seqlets(X), repeats)
     # equality with tangermeme once its one deviation (unsorted threshold values) is fixed
     original = tm._isotonic_thresholds
-    tm._isotonic_thresholds = lambda v, n, inc, fdr, m=0.95: original(
-        torch.sort(v, descending=not inc)[0], n, inc, fdr, m)
+
+    def sorted_first(values, null_values, increasing, target_fdr, min_frac_neg=0.95):
+        values = torch.sort(values, descending=not increasing)[0]
+        return original(values, null_values, increasing, target_fdr, min_frac_neg)
+
+    tm._isotonic_thresholds = sorted_first
     try:
         fixed = tm.tfmodisco_seqlets(torch.from_numpy(X))
     finally:
@@ -174,10 +178,13 @@ def main() -> None:
     print(f"# {args.n} x {args.length} tracks, torch threads {args.threads}, "
           f"cpu count {os.cpu_count()}")
     rows = bench_recursive(X, args.repeats)
-    if not args.skip_tfmodisco:
-        rows += bench_tfmodisco(X, 1)
     for r in rows:
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}))
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}),
+              flush=True)
+    if not args.skip_tfmodisco:
+        for r in bench_tfmodisco(X, 1):
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                              for k, v in r.items()}), flush=True)
     if args.stream:
         for r in bench_stream(args.stream, args.length):
             print(json.dumps({k: round(v, 2) if isinstance(v, float) else v

@@ -465,3 +465,17 @@ def test_bed_clips_windows_padded_past_the_contig_start():
     assert bed[["chrom", "start", "end", "score"]].values.tolist() == [["chr1", 0, 4, 1000],
                                                                        ["chr2", 50, 60, 0]]
     assert bed["name"].tolist() == ["0:7-14", "1:100-110"]
+
+
+def test_streamed_tfmodisco_on_a_sample_is_close_to_in_memory(tmp_path):
+    # more than 1e6 windows: the streamed null is fitted on a 1e6 sample, the in-memory one
+    # on every window, so only the margin may differ
+    d = np.load(DATA)
+    rng = np.random.default_rng(0)
+    X = np.tile(d["attr"], (11, 1))[:1024] + rng.laplace(0, 1e-3, (1024, 1000)).astype(np.float32)
+    attr_path, onehot_path, _ = write_h5_pair(tmp_path, X, np.tile(d["bases"], (11, 1))[:1024])
+    ours = seqlets_from_h5(attr_path, onehot_path, method="tfmodisco", shard_size=256)
+    full = tfmodisco_seqlets(X)
+    key = ["example_idx", "start"]
+    shared = len(ours.merge(full, on=key))
+    assert shared / max(len(ours), len(full)) > 0.95

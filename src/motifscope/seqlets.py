@@ -1032,7 +1032,9 @@ def _streamed_tfmodisco(source: ShardSource, n: int, length: int, device, batch_
     total = n * n_windows
     picked = None
     if total > _MAX_THRESHOLD_VALUES:
-        picked = np.sort(np.random.RandomState(_RANDOM_STATE).choice(
+        # Generator.choice draws without replacement in O(size); RandomState.choice (what
+        # tangermeme uses on the values themselves) would permute all the windows
+        picked = np.sort(np.random.default_rng(_RANDOM_STATE).choice(
             total, _MAX_THRESHOLD_VALUES, replace=False))
     kept = []
     for first, X in progress(source(), desc="seqlets: window sums", unit="shard"):
