@@ -10,7 +10,8 @@
    agree to 1e-4.
 
 Each side runs in its own process so peak resident memory (ru_maxrss) is its own.
-Usage: ``python bench/marginalize.py [--threads 2] [--length 400] [--backgrounds 100]``.
+Usage: ``python bench/marginalize.py [--threads 2] [--length 400] [--backgrounds 100]
+[--only shuffle|marginalize]``.
 """
 
 from __future__ import annotations
@@ -126,10 +127,19 @@ def main(argv=None):
     parser.add_argument("--shuffle-n", type=int, default=64, help="sequences to shuffle")
     parser.add_argument("--shuffle-length", type=int, default=1000)
     parser.add_argument("--shuffles", type=int, default=20)
+    parser.add_argument("--only", choices=["shuffle", "marginalize"], default=None,
+                        help="run one of the two benchmarks")
     args = parser.parse_args(argv)
     print(f"# machine: {platform.node()} {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, {args.threads} threads; GPU not measured")
 
+    if args.only != "marginalize":
+        bench_shuffle(args)
+    if args.only != "shuffle":
+        bench_marginalize(args)
+
+
+def bench_shuffle(args):
     X = _random_onehot(args.shuffle_n, args.shuffle_length)
     rows = {}
     for label, func in (("motifscope", shuffle_ours), ("tangermeme", shuffle_tangermeme)):
@@ -140,6 +150,8 @@ def main(argv=None):
     print(f"dinucleotide_shuffle speed-up vs tangermeme: "
           f"{rows['tangermeme'] / rows['motifscope']:.2f}x")
 
+
+def bench_marginalize(args):
     results = {}
     for label, func in (("motifscope", marginalize_ours), ("tangermeme", marginalize_tangermeme)):
         _, (seconds, deltas), rss = run_isolated(func, (args.length, args.backgrounds),
