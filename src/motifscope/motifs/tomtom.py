@@ -366,22 +366,23 @@ class _Engine:
         out = {name: np.zeros((n_q, k), dtype=dtype) for name, dtype in
                [("p", np.float64), ("score", np.int64), ("offset", np.int64),
                 ("overlap", np.int64), ("strand", np.int8), ("target", np.int64)]}
-        batches = self._batches(queries, batch_size)
+        columns = np.ascontiguousarray(np.concatenate(queries, axis=1).T)
+        unique, column_ids = _unique_rows(columns)
+        starts = np.concatenate([[0], np.cumsum([q.shape[1] for q in queries])])
+        batches = self._batches(queries, column_ids, starts, batch_size)
         for batch in progress(batches, desc="tomtom", unit="batch", verbose=verbose):
-            result = self._run_batch([queries[i] for i in batch])
+            ids = np.concatenate([column_ids[starts[i]:starts[i + 1]] for i in batch])
+            result = self._run_batch([queries[i] for i in batch], unique, ids)
             for name, values in result.items():
                 out[name][batch] = values.cpu().numpy()
         return TomtomResult(out["p"], out["score"], out["offset"], out["overlap"],
                             out["strand"], out["target"], db.n_targets)
 
-    def _batches(self, queries: list[np.ndarray], batch_size: int | None) -> list[np.ndarray]:
+    def _batches(self, queries: list[np.ndarray], column_ids: np.ndarray, starts: np.ndarray,
+                 batch_size: int | None) -> list[np.ndarray]:
         """Queries sorted by width, cut so each batch's unique columns fit the budget."""
         widths = np.array([q.shape[1] for q in queries])
         order = np.argsort(widths, kind="stable")
-        columns = np.concatenate(queries, axis=1).T
-        _, column_ids = np.unique(columns, axis=0, return_inverse=True)
-        column_ids = column_ids.ravel()
-        starts = np.concatenate([[0], np.cumsum(widths)])
         budget = max(64, _BATCH_BYTES // (12 * max(1, self.db.columns.shape[0])))
         max_queries = batch_size or 4096
         batches, current, seen = [], [], set()
@@ -396,13 +397,17 @@ class _Engine:
             batches.append(np.array(current))
         return batches
 
-    def _run_batch(self, queries: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    def _run_batch(self, queries: list[np.ndarray], all_unique: np.ndarray,
+                   ids: np.ndarray) -> dict[str, torch.Tensor]:
+        """One batch of queries sorted by width; ``ids`` index their columns (concatenated)
+        in ``all_unique``, the distinct query columns of the whole run."""
         db = self.db
         dev = db.device
         widths = torch.tensor([q.shape[1] for q in queries], dtype=torch.int64, device=dev)
         n_b, w_max = len(queries), int(widths.max())
-        columns = torch.from_numpy(np.concatenate(queries, axis=1).T.copy()).to(dev)
-        unique, column_kind = torch.unique(columns, dim=0, return_inverse=True)
+        kinds, local = np.unique(ids, return_inverse=True)
+        unique = torch.from_numpy(all_unique[kinds]).to(dev)
+        column_kind = torch.from_numpy(local.ravel()).to(dev)
         dissim, d_min, d_max, d_median = self._column_statistics(unique)
 
         owner = torch.repeat_interleave(torch.arange(n_b, device=dev), widths)
@@ -477,7 +482,7 @@ class _Engine:
 
         Returns the null histograms (P, n_bins + 1) float64 and the median-centred integer
         scores ``x - offset`` for every unique database column plus a trailing 0 for
-        padding, (P, M_u + 1) int32.
+        padding, (P, M_u + 1) int16 (int32 when n_score_bins is large).
         """
         db = self.db
         n_p = len(pair_kind)
@@ -486,14 +491,19 @@ class _Engine:
         centre = i_min - d_median[pair_kind]  # median of g plus i_min
         offset = -pair_scale[:, 0] * pair_scale[:, 1]
         hist = torch.zeros((n_p, db.n_bins + 1), dtype=torch.float64, device=db.device)
-        shifted = torch.zeros((n_p, len(db.columns) + 1), dtype=torch.int32, device=db.device)
+        # Alignment sums of at most MAX_QUERY_WIDTH values in [-n_bins, n_bins] fit int16
+        # for the default 100 bins (half the memory traffic of int32).
+        small = db.n_bins * MAX_QUERY_WIDTH < 2**15
+        dtype = torch.int16 if small else torch.int32
+        shifted = torch.zeros((n_p, len(db.columns) + 1), dtype=dtype, device=db.device)
         step = _row_chunk(len(db.columns))
         for lo in range(0, n_p, step):
             hi = min(n_p, lo + step)
+            # floor((g - centre) * scale + 0.5) with g = -d: the same operations as memelite.
             y = dissim[pair_kind[lo:hi]].add_(centre[lo:hi, None]).mul_(scale[lo:hi, None])
-            x = torch.floor(0.5 - y).to(torch.int64).clamp_(0, db.n_bins)
+            x = y.neg_().add_(0.5).floor_().to(torch.int64).clamp_(0, db.n_bins)
             hist[lo:hi].scatter_add_(1, x, db.weights.expand(hi - lo, -1))
-            shifted[lo:hi, :-1] = (x - offset[lo:hi, None]).to(torch.int32)
+            shifted[lo:hi, :-1] = (x - offset[lo:hi, None]).to(dtype)
         return hist, shifted
 
     def _best_alignments(self, pair_table, widths, shifted, offset):
@@ -523,25 +533,29 @@ class _Engine:
                 needed = torch.clamp(torch.clamp(t_of_window, max=width), max=self.min_overlap)
                 tie = torch.where(ov >= needed, tie, torch.full_like(tie, -2.0 ** 23))
             step = max(1, _MAX_KEY_ELEMENTS // len(ov))
+            back = db.layout_inverse(width)
             for lo in range(0, len(rows), step):
                 sub = rows[lo:lo + step]
                 pairs = pair_table[sub, :width]
                 used, local = torch.unique(pairs, return_inverse=True)
-                laid_out = shifted[used][:, flat]  # (P_used, L_flat)
                 if len(used) <= _CONV_KINDS:
-                    key = _window_keys_conv(local, laid_out, tie)
+                    key = _window_keys_conv(local, shifted[used][:, flat], tie)
                 else:
-                    key = _window_keys_add(local, laid_out, tie)
+                    key = _window_keys_add(pairs, shifted, flat, tie)  # (L_out, B)
                 parts = [[], [], []]
                 for t, members, start, n_align, group_ov in groups:
-                    block = key[:, start:start + len(members) * n_align]
-                    best_key, best_a = block.view(len(sub), len(members), n_align).max(2)
+                    block = key[..., start:start + len(members) * n_align] if key.shape[0] == \
+                        len(sub) else key[start:start + len(members) * n_align]
+                    if key.shape[0] == len(sub):
+                        best_key, best_a = block.view(len(sub), len(members), n_align).max(2)
+                    else:
+                        best_key, best_a = block.view(len(members), n_align, len(sub)).max(1)
+                        best_key, best_a = best_key.T, best_a.T
                     best_ov = group_ov[best_a]
                     parts[0].append((best_key.to(torch.int64) - best_ov) // 128)
                     parts[1].append(best_a)
                     parts[2].append(best_ov)
                 # Columns come in layout order; put them back in target order.
-                back = db.layout_inverse(width)
                 score[sub] = torch.cat(parts[0], 1)[:, back] + width * offset[sub][:, None]
                 align[sub] = torch.cat(parts[1], 1)[:, back]
                 overlap[sub] = torch.cat(parts[2], 1)[:, back]
@@ -667,6 +681,14 @@ class _Engine:
 # Helpers
 # --------------------------------------------------------------------------------------
 
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a (n, 4) float64 array (compared bytewise) and each row's index."""
+    rows = np.where(rows == 0, 0.0, rows)  # -0.0 and 0.0 are the same column
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return rows[first], inverse.ravel()
+
+
 def _row_chunk(n_columns: int) -> int:
     """Rows per chunk so a (rows, n_columns) float64 block stays near 4 MB (cache-sized)."""
     return max(1, (4 * 2**20) // (8 * max(1, n_columns)))
@@ -674,7 +696,7 @@ def _row_chunk(n_columns: int) -> int:
 
 def _window_keys_conv(local, laid_out, tie):
     """Window keys ``128 * sum + tie`` as one convolution (few column kinds, e.g. one-hot
-    seqlets). ``local`` (B, w) indexes the rows of ``laid_out`` (P, L_flat) int32; ``tie``
+    seqlets). ``local`` (B, w) indexes the rows of ``laid_out`` (P, L_flat) integers; ``tie``
     (L_out,) is added through an extra channel read by a one-tap kernel. Integers below
     2^24 are exact in float32. Returns (B, L_out) float32.
     """
@@ -690,14 +712,21 @@ def _window_keys_conv(local, laid_out, tie):
         return torch.nn.functional.conv1d(signal, weight)[0, :, :n_out]
 
 
-def _window_keys_add(local, laid_out, tie):
-    """Window keys ``128 * sum + tie`` by adding each query column's row at its shift."""
-    width = local.shape[1]
-    n_out = laid_out.shape[1] - width + 1
-    sums = torch.index_select(laid_out[:, :n_out], 0, local[:, 0])
+def _window_keys_add(pairs, shifted, flat, tie):
+    """Window keys ``128 * sum + tie`` by adding each query column's scores at its shift.
+
+    The scores of the queries' columns are laid out position-major, (L_flat, B * w), so
+    the layout is built from contiguous row copies, and column i of every query is the
+    strided slice ``[:, :, i]``. Returns (L_out, B) float32.
+    """
+    n_b, width = pairs.shape
+    rows = torch.index_select(shifted, 0, pairs.reshape(-1))  # (B * w, M_u + 1)
+    laid_out = torch.index_select(rows.T.contiguous(), 0, flat).view(-1, n_b, width)
+    n_out = laid_out.shape[0] - width + 1
+    sums = laid_out[:n_out, :, 0].clone()
     for i in range(1, width):
-        sums += torch.index_select(laid_out[:, i:i + n_out], 0, local[:, i])
-    return sums.to(torch.float32).mul_(128.0).add_(tie)
+        sums += laid_out[i:i + n_out, :, i]
+    return sums.to(torch.float32).mul_(128.0).add_(tie[:, None])
 
 
 class _no_tf32:
@@ -722,8 +751,10 @@ def _binned_median(dissim, low, high, counts, halfway, n_bins):
     """
     spread = high - low
     safe = torch.where(spread == 0, torch.ones_like(spread), spread)
-    index = ((high[:, None] - dissim) / safe[:, None] * (n_bins - 1)).to(torch.int64)
-    index.clamp_(0, n_bins - 1)
+    # (high - d) / range * (n_bins - 1), in place, in memelite's order of operations; the
+    # value lies in [0, n_bins - 1] by construction.
+    index = torch.neg(dissim).add_(high[:, None]).div_(safe[:, None]).mul_(n_bins - 1)
+    index = index.to(torch.int64)
     n_rows = len(dissim)
     weights = counts.expand(n_rows, -1)
     count = torch.zeros((n_rows, n_bins), dtype=torch.float64, device=dissim.device)
