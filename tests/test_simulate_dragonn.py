@@ -124,3 +124,22 @@ def test_pwm_array_input_and_errors():
         dragonn.simulate_motif_counting("SP", 25, (3, 3), (0, 0), 2, 0, motifs=MOTIFS)
     with pytest.raises(InputError, match="center_size"):
         dragonn.simulate_motif_density_localization("SP", 50, 0, 1, 1, 1, 1, motifs=MOTIFS)
+
+
+def test_to_genome_simulation_round_trips_through_extract_loci(tmp_path):
+    from motifscope.io import extract_loci, read_peaks
+    from motifscope.simulate.genome import write_simulation
+
+    sim = dragonn.simulate_heterodimer_grammar("GATA", "SP", 60, 1, 3, num_pos=6, num_neg=4,
+                                               random_state=9, motifs=MOTIFS)
+    genome = dragonn.to_genome_simulation(sim, alt_ids={"GATA": "GATA1"})
+    assert len(genome.chromosomes) == 10 and len(genome.peaks) == 6
+    assert list(genome.regions.kind) == ["peak"] * 6 + ["negative"] * 4
+    assert (genome.truth.motif_alt_id[genome.truth.motif_id == "GATA"] == "GATA1").all()
+    for row in genome.truth.itertuples():
+        assert genome.chromosomes[row.chrom][row.start:row.end] == row.sequence
+    paths = {k: tmp_path / f"{k}" for k in ("genome.fa", "peaks.narrowPeak", "truth.tsv", "regions.tsv")}
+    write_simulation(genome, *paths.values())
+    loci, X = extract_loci(read_peaks(paths["peaks.narrowPeak"]), str(paths["genome.fa"]), window=60)
+    order = [int(name.split("_")[1]) for name in loci["chrom"]]
+    assert np.array_equal(X, sim.X[order])

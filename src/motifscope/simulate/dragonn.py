@@ -14,6 +14,9 @@ Simulations:
   (positives) versus both motifs placed independently (negatives);
 - :func:`simulate_multi_motif_embedding`: random subsets of several motifs, one label per motif.
 
+:func:`to_genome_simulation` turns any of them into the genome form the workflow consumes
+(one contig per sequence, peaks on the positives, a truth table in contig coordinates).
+
 Each returns a :class:`Simulation`: one-hot ``X`` (N, 4, L) uint8, labels ``y`` (N, T),
 ``targets`` (T names) and ``embeddings``, a DataFrame of every planted instance with columns
 example_idx, motif, start, end, strand (0-based half-open; ``strand`` "-" means the reverse
@@ -350,3 +353,55 @@ def simulate_multi_motif_embedding(motif_names: list, seq_length: int, min_num_m
             planter.plant(example, names[k], resolved[k][1])
             labels[example, k] = 1
     return _finish(planter, labels, names)
+
+
+def to_genome_simulation(sim: Simulation, alt_ids: Mapping | None = None, prefix: str = "seq"):
+    """A :class:`Simulation` as the genome files the workflow reads (``sim/`` outputs).
+
+    Every sequence becomes its own contig ``<prefix>_<index>`` (length L), so windows of L bp
+    centred on the contig centre give back ``sim.X`` exactly. Sequences with any positive
+    label become narrowPeak peaks spanning the contig with the summit at ``L // 2``; the
+    others are training negatives.
+
+    Parameters
+    ----------
+    sim : Simulation
+    alt_ids : mapping motif -> name, optional
+        Names for the truth table's ``motif_alt_id`` column.
+    prefix : str, default "seq"
+
+    Returns
+    -------
+    motifscope.simulate.genome.GenomeSimulation
+        ``chromosomes`` (contig -> sequence), ``peaks`` (narrowPeak columns), ``truth``
+        (chrom, start, end (0-based half-open), strand, motif_id, motif_alt_id, target, peak,
+        sequence as planted on the + strand; target is the label column the motif drives, or
+        "" when the motif is not a target name), ``regions`` (chrom, start, end, kind, name,
+        one 0/1 column per target).
+    """
+    from motifscope.sequence import characters
+    from motifscope.simulate.genome import TRUTH_COLUMNS, GenomeSimulation
+
+    n, _, length = sim.X.shape
+    width = len(str(max(n - 1, 0)))
+    names = [f"{prefix}_{k:0{width}d}" for k in range(n)]
+    chromosomes = {name: characters(x) for name, x in zip(names, sim.X)}
+    positive = sim.y.max(axis=1) > 0
+    peak_names = {k: f"peak_{k:0{width}d}" for k in np.flatnonzero(positive)}
+    peaks = pd.DataFrame([(names[k], 0, length, peak_names[k], 1000, ".", 10.0, -1.0, -1.0,
+                           length // 2) for k in peak_names],
+                         columns=["chrom", "start", "end", "name", "score", "strand", "signal",
+                                  "p", "q", "summit"])
+    alt_ids = alt_ids or {}
+    truth = pd.DataFrame([
+        (names[row.example_idx], row.start, row.end, row.strand, row.motif,
+         alt_ids.get(row.motif, ""), row.motif if row.motif in sim.targets else "",
+         peak_names.get(row.example_idx, ""),
+         chromosomes[names[row.example_idx]][row.start:row.end])
+        for row in sim.embeddings.itertuples()], columns=TRUTH_COLUMNS)
+    regions = pd.DataFrame({"chrom": names, "start": 0, "end": length,
+                            "kind": np.where(positive, "peak", "negative"),
+                            "name": [peak_names.get(k, f"neg_{k:0{width}d}") for k in range(n)]})
+    for t, target in enumerate(sim.targets):
+        regions[target] = sim.y[:, t].astype(int)
+    return GenomeSimulation(chromosomes, peaks, truth, regions, list(sim.targets))
