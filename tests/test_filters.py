@@ -600,3 +600,36 @@ def test_workflow_scripts_chain(tmp_path, jaspar_vertebrates, rng):
                               str(tmp_path / "labels.tsv"), spec, {"ctcf": 0}, settings, 32,
                               "cpu", str(out / "influence2.tsv"))
     assert not (out / "influence2.tsv").exists()
+
+
+def test_bpnet_with_control_track_and_counts_head(random_onehot):
+    """bpnet-lite's BPNet: dilated residual convolutions after the first layer, a control
+    track filled in by the adapter, the counts head selected; influence equals a re-run with
+    a plain hook that overwrites one channel."""
+    bpnetlite = pytest.importorskip("bpnetlite")
+    torch.manual_seed(0)
+    net = bpnetlite.BPNet(n_filters=8, n_layers=2, n_outputs=1, n_control_tracks=1,
+                          trimming=20).eval()
+    model = ModelAdapter(net, output=1, extra_inputs=[(1, 120)])
+    X = random_onehot(n=12, length=120, seed=12)
+    acts = filter_activations(model, X, device="cpu")
+    assert (acts.layer, acts.activation) == ("iconv", "irelu")
+    x = torch.tensor(X).float()
+    with torch.no_grad():
+        np.testing.assert_allclose(acts.values, torch.relu(net.iconv(x)).numpy(), rtol=1e-5,
+                                   atol=1e-6)
+    table = filter_influence(model, X, batch_size=5, device="cpu")
+    f, mean = 3, acts.values[:, 3].astype(np.float64).mean()
+
+    def overwrite(module, inputs, output):
+        output = output.clone()
+        output[:, f] = mean
+        return output
+
+    with torch.no_grad():
+        base = model(x).double()
+        handle = net.irelu.register_forward_hook(overwrite)
+        null = model(x).double()
+        handle.remove()
+    np.testing.assert_allclose(table.loc[table["filter"] == "filter3", "delta_mean"],
+                               (base - null).mean(0).numpy(), rtol=1e-4, atol=1e-6)
