@@ -18,9 +18,8 @@ All coordinates are 0-based and half-open: a seqlet covers ``[start, end)``.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
