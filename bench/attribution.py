@@ -16,11 +16,11 @@ its numba shuffles), where the references, and so the values, differ.
    peak resident memory minus the input (uint8) and output (float32) arrays is the working
    set, which must not grow with N (references are generated per chunk, never N x R).
 
-Each measurement runs in a fresh process (ru_maxrss is its own). Times are wall-clock and
-process CPU seconds; on a shared machine the CPU seconds (with ``--threads 1``) are the
-steadier number.
+Each measurement runs in a fresh process (ru_maxrss is its own); the two sides alternate
+and each reports its best of ``--repeats`` runs. Times are wall-clock and process CPU
+seconds; on a shared machine the CPU seconds (with ``--threads 1``) are the steadier number.
 Usage: ``python bench/attribution.py [--threads 1] [--n-demo 64] [--n-bpnet 8]
-[--batch-size 64] [--device cpu] [--memory-n 2000]``.
+[--batch-size 64] [--device cpu] [--repeats 3] [--memory-n 2000]``.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--memory-n", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else "not measured"
@@ -141,12 +142,18 @@ def main(argv=None):
 
     for name, n in (("demo", args.n_demo), ("bpnet", args.n_bpnet)):
         for given in (True, False):
+            runs = {"motifscope": [], "tangermeme": []}
+            for _ in range(args.repeats):  # alternate the sides; keep each side's best run
+                for side in runs:
+                    runs[side].append(run_isolated(
+                        attribute, (side, name, n, args.batch_size, args.device, given),
+                        args.threads))
             rows = {}
-            for side in ("motifscope", "tangermeme"):
-                (wall, cpu, attr), rss = run_isolated(
-                    attribute, (side, name, n, args.batch_size, args.device, given),
-                    args.threads)
-                rows[side] = (wall, cpu, attr)
+            for side, results in runs.items():
+                wall = min(r[0][0] for r in results)
+                cpu = min(r[0][1] for r in results)
+                rss = max(r[1] for r in results)
+                rows[side] = (wall, cpu, results[0][0][2])
                 print(f"{name:5s} N={n:3d} R={R} refs={'same tensor' if given else 'default':11s}"
                       f" {side:10s}: {wall:7.2f} s wall, {cpu:7.2f} s CPU, "
                       f"{n / wall:7.2f} examples/s, peak RSS {rss:6.0f} MiB")

@@ -16,9 +16,9 @@ rule attribute:
         runtime=config["attribution"]["runtime"],
     params:
         model=model_spec(),
-        targets=config["targets"],
+        target_index=target_index,
         bounds=shard_bounds,
-        attribution=config["attribution"],
+        attribution=attribution_params(),
         device=config["device"],
         random_state=config["random_state"],
     script:
@@ -33,6 +33,13 @@ rule merge_attributions:
     output:
         **modisco_npz_outputs(),
         h5=result("attributions/{target}.h5"),
+        png=report(
+            result("attributions/{target}.png"),
+            caption="../workflow/report/attribution.rst",
+            category="Attribution",
+            subcategory="{target}",
+        ),
+        pdf=result("attributions/{target}.pdf"),
     log:
         log_path("merge_attributions/{target}"),
     conda:

@@ -399,9 +399,6 @@ def test_ism_full_length_default_and_bad_window():
 
 # --- workflow scripts (attribute one shard, merge shards) ------------------------------------
 
-TARGETS = {"t0": 0, "t1": 1, "t": 0}
-
-
 @pytest.fixture
 def workflow_inputs(tmp_path):
     """loci/onehot.h5 with 10 windows of 64 bp and a DemoCNN state_dict with 2 outputs."""
@@ -433,12 +430,14 @@ def test_shards_merge_to_a_single_run_with_modisco_npz(workflow_inputs):
     tmp, X, net, spec, params = workflow_inputs
     shards = [tmp / f"shard{k}.h5" for k in range(4)]  # 10 loci, 4 per shard: the last empty
     for k, path in enumerate(shards):
-        attribute.main(tmp / "onehot.h5", path, spec, "t1", TARGETS, 4 * k, 4 * k + 4, params,
+        attribute.main(tmp / "onehot.h5", path, spec, "t1", 1, 4 * k, 4 * k + 4, params,
                        device="cpu", random_state=3)
     with h5py.File(shards[3]) as handle:
         assert handle["attr"].shape == (0, 4, 64) and handle["deltas"].shape == (0, 4)
     merge_attributions.main(shards, tmp / "t1.h5", tmp / "onehot.h5", dtype="float32",
-                            ohe_npz=tmp / "ohe.npz", shap_npz=tmp / "shap.npz")
+                            ohe_npz=tmp / "ohe.npz", shap_npz=tmp / "shap.npz",
+                            figure=tmp / "t1.png")
+    assert (tmp / "t1.png").stat().st_size > 0 and (tmp / "t1.pdf").exists()
     expected, deltas = deep_lift_shap(net, X, target=1, n_shuffles=4, random_state=3,
                                       hypothetical=True, return_deltas=True, device="cpu")
     with h5py.File(tmp / "t1.h5") as handle:
@@ -460,13 +459,22 @@ def test_ism_shard(workflow_inputs):
 
     tmp, X, net, spec, params = workflow_inputs
     params = {**params, "method": "ism", "ism_start": 10, "ism_end": 30, "batch_size": 64}
-    attribute.main(tmp / "onehot.h5", tmp / "ism.h5", spec, "t0", TARGETS, 4, 8, params,
+    attribute.main(tmp / "onehot.h5", tmp / "ism.h5", spec, "t0", 0, 4, 8, params,
                    device="cpu")
     expected = saturation_mutagenesis(net, X[4:8], target=0, start=10, end=30,
                                       hypothetical=True, device="cpu")
     with h5py.File(tmp / "ism.h5") as handle:
         np.testing.assert_allclose(handle["attr"][:], expected.numpy(), atol=1e-6)
         assert handle["deltas"].shape == (4, 0) and handle.attrs["method"] == "ism"
+    import merge_attributions
+
+    attribute.main(tmp / "onehot.h5", tmp / "all.h5", spec, "t0", 0, 0, 10, params,
+                   device="cpu")
+    merge_attributions.main([tmp / "all.h5"], tmp / "t0.h5", tmp / "onehot.h5",
+                            figure=tmp / "t0.png")
+    with h5py.File(tmp / "t0.h5") as handle:
+        np.testing.assert_allclose(handle["attr"][4:8], expected.numpy(), atol=1e-6)
+    assert (tmp / "t0.png").exists()
 
 
 @pytest.mark.parametrize("problem", ["target", "device", "n", "method"])
@@ -476,9 +484,9 @@ def test_attribute_script_bad_input_leaves_no_output(workflow_inputs, problem):
     import attribute
 
     tmp, X, net, spec, params = workflow_inputs
-    targets, device = TARGETS, "cpu"
+    target_index, device = 0, "cpu"
     if problem == "target":
-        targets, match = {"t": 2}, "out of range"
+        target_index, match = 2, "out of range"
     elif problem == "device":
         if torch.cuda.is_available():
             pytest.skip("CUDA present")
@@ -492,7 +500,7 @@ def test_attribute_script_bad_input_leaves_no_output(workflow_inputs, problem):
     else:
         params, match = {**params, "method": "gradient"}, "attribution.method"
     with pytest.raises(InputError, match=match) as err:
-        attribute.main(tmp / "onehot.h5", tmp / "out.h5", spec, "t", targets, 4, 8, params,
-                       device=device)
+        attribute.main(tmp / "onehot.h5", tmp / "out.h5", spec, "t", target_index, 4, 8,
+                       params, device=device)
     assert "\n" not in str(err.value)
     assert not (tmp / "out.h5").exists() and list(tmp.glob(".out.h5*")) == []

@@ -9,8 +9,6 @@ attributions, ``deltas`` float32 (n, R) (R = 0 for ISM), and attributes ``start`
 convergence warning, if any).
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import warnings
@@ -54,8 +52,8 @@ def compute(model, X, method, target_index, start, params, device, random_state)
     return attr.float().numpy(), deltas.float().numpy()
 
 
-def main(onehot, output, model_spec, target, targets, start, end, params, device="auto",
-         random_state=0):
+def main(onehot, output, model_spec, target, target_index, start, end, params,
+         device="auto", random_state=0):
     """Attribute loci ``[start, end)`` of ``onehot`` for ``target`` and write ``output``.
 
     Parameters
@@ -67,9 +65,9 @@ def main(onehot, output, model_spec, target, targets, start, end, params, device
     model_spec : dict
         The model as :func:`motifscope.models.load_model` takes it.
     target : str
-        Target name, a key of ``targets``.
-    targets : dict
-        Target name -> model output column (config ``targets``).
+        Target name (config ``targets``).
+    target_index : int
+        Its model output column.
     start, end : int
         Loci of the shard; clipped to N (a shard past the end is empty).
     params : dict
@@ -95,7 +93,7 @@ def main(onehot, output, model_spec, target, targets, start, end, params, device
         raise InputError(f"config key attribution.method: '{method}' is not one of "
                          f"{', '.join(METHODS)}")
     device = resolve_device(device)
-    target_index = int(targets[target])
+    target_index = int(target_index)
     with h5py.File(onehot, "r") as handle:
         n_loci, _, length = handle["X"].shape
         start, end = min(int(start), n_loci), min(int(end), n_loci)
@@ -136,7 +134,8 @@ if "snakemake" in globals():
 
     run(main, snakemake, onehot=snakemake.input.onehot,  # noqa: F821 - set by Snakemake
         output=snakemake.output[0], model_spec=snakemake.params.model,  # noqa: F821
-        target=snakemake.wildcards.target, targets=snakemake.params.targets,  # noqa: F821
+        target=snakemake.wildcards.target,  # noqa: F821
+        target_index=snakemake.params.target_index,  # noqa: F821
         start=snakemake.params.bounds["start"],  # noqa: F821
         end=snakemake.params.bounds["end"],  # noqa: F821
         params=snakemake.params.attribution, device=snakemake.params.device,  # noqa: F821

@@ -8,8 +8,6 @@ sequences) and ``shap.npz`` (the hypothetical attributions), each holding ``arr_
 shape (N, 4, L), streamed into the archive without building the whole array.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import zipfile
@@ -84,7 +82,7 @@ def summarise_deltas(deltas: np.ndarray, shard_warnings: list[str]) -> None:
                     "up to the output change there; see the messages above", len(shard_warnings))
 
 
-def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None):
+def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, figure=None):
     """Merge shard files (in shard order) into ``output``.
 
     Parameters
@@ -99,8 +97,13 @@ def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None):
         Storage type of ``attr``.
     ohe_npz, shap_npz : path, optional
         modisco-lite inputs, written when given.
+    figure : path, optional
+        ``<stem>.png``: the QC figure (also ``<stem>.pdf``), see
+        :func:`motifscope.attribution.summary.summary_figure`.
     """
+    from motifscope.attribution.summary import PositionProfile, summary_figure
     from motifscope.errors import InputError
+    from motifscope.plot import save_figure
     from motifscope.utils import atomic_path
 
     if dtype not in DTYPES:
@@ -130,6 +133,7 @@ def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None):
                 writers.append((NpzArrayWriter(npz_tmp, (n_loci, 4, length), kind), kind))
         onehot_handle = stack.enter_context(h5py.File(onehot, "r"))
         warnings_seen = []
+        profile = PositionProfile(length)
         for path, start, end, attrs, _, _ in metas:
             with h5py.File(path, "r") as shard:
                 block = shard["attr"][:]
@@ -137,13 +141,19 @@ def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None):
                 deltas[start:end] = shard["deltas"][:]
             if attrs.get("warning"):
                 warnings_seen.append(f"loci [{start}, {end}): {attrs['warning']}")
+            sequences = onehot_handle["X"][start:end]
+            profile.add(block, sequences)
             for writer, kind in writers:
-                writer.write(onehot_handle["X"][start:end] if kind == "uint8" else block)
+                writer.write(sequences if kind == "uint8" else block)
         for writer, _ in writers:
             writer.close()
         log.info("merged %d shard(s): %d loci x %d bp, method %s, target %s, stored as %s",
                  len(metas), n_loci, length, first["method"], first["target"], dtype)
-        summarise_deltas(deltas[:], warnings_seen)
+        all_deltas = deltas[:]
+        summarise_deltas(all_deltas, warnings_seen)
+        if figure:
+            save_figure(summary_figure(profile, all_deltas, first["target"], first["method"]),
+                        str(figure)[:-len(".png")])
         log.info("parameters: %s", json.loads(first["params"]))
 
 
@@ -153,4 +163,5 @@ if "snakemake" in globals():
     run(main, snakemake, shards=list(snakemake.input.shards),  # noqa: F821 - set by Snakemake
         output=snakemake.output.h5, onehot=snakemake.input.onehot,  # noqa: F821
         dtype=snakemake.params.dtype, ohe_npz=snakemake.output.get("ohe"),  # noqa: F821
-        shap_npz=snakemake.output.get("shap"))  # noqa: F821
+        shap_npz=snakemake.output.get("shap"),  # noqa: F821
+        figure=snakemake.output.png)  # noqa: F821
