@@ -163,6 +163,90 @@ def test_dinucleotide_shuffle_same_distribution_as_tangermeme():
     assert chi2_contingency(table).pvalue > 1e-3
 
 
+# ------------------------------------------------------------------ uniform (Eulerian) mode
+
+
+def _brute_force_shuffles(seq: str) -> set:
+    """Every sequence with the same first and last base and dinucleotide counts as ``seq``."""
+    from itertools import product
+
+    target = sorted(seq[i:i + 2] for i in range(len(seq) - 1))
+    found = set()
+    for middle in product("ACGT", repeat=len(seq) - 2):
+        candidate = seq[0] + "".join(middle) + seq[-1]
+        if sorted(candidate[i:i + 2] for i in range(len(candidate) - 1)) == target:
+            found.add(candidate)
+    return found
+
+
+@pytest.mark.parametrize("seq", ["ACCCACGA", "CAACC", "GATTACAG", "CCAGGC", "AACCAGTA"])
+def test_uniform_shuffle_reaches_every_arrangement(seq):
+    """The uniform mode's support is every dinucleotide-preserving sequence (brute force);
+    the deeplift mode's is a subset of it."""
+    expected = _brute_force_shuffles(seq)
+    assert len(expected) > 1
+    uniform = set(dinucleotide_shuffle(seq, n=600, random_state=2, method="uniform"))
+    assert uniform == expected
+    try:
+        deeplift = set(dinucleotide_shuffle(seq, n=600, random_state=2))
+    except InputError:  # e.g. CAACC: the fixed last edges leave only the input
+        deeplift = {seq}
+    assert deeplift <= expected
+
+
+@pytest.mark.oracle
+def test_uniform_shuffle_is_uniform_on_tangermeme_issue_27():
+    """``ACCCACGATGATA``: 72 arrangements (uShuffle's count in tangermeme issue #27), drawn
+    with equal frequency: chi-square goodness of fit on 14,400 draws must not reject."""
+    from scipy.stats import chisquare
+
+    counts = Counter(dinucleotide_shuffle("ACCCACGATGATA", n=14400, random_state=5,
+                                          method="uniform"))
+    assert len(counts) == 72
+    assert chisquare(list(counts.values())).pvalue > 1e-3
+
+
+def test_uniform_shuffle_properties(random_onehot):
+    X = torch.from_numpy(random_onehot(n=6, length=90, seed=21))
+    Y = dinucleotide_shuffle(X, n=5, start=5, end=80, random_state=1, method="uniform")
+    tok_x, tok_y = _tokens(X.numpy()), _tokens(Y.numpy())
+    assert (_dinucleotide_counts(tok_y[:, :, 5:80]) == _dinucleotide_counts(tok_x[:, None, 5:80])).all()
+    assert (tok_y[:, :, :5] == tok_x[:, None, :5]).all() and (tok_y[:, :, 80:] == tok_x[:, None, 80:]).all()
+    rows = [4, 0]
+    part = dinucleotide_shuffle(X[rows], n=5, start=5, end=80, random_state=1, method="uniform",
+                                example_ids=rows)
+    assert torch.equal(part, Y[rows])
+    assert torch.equal(dinucleotide_shuffle(X, n=2, start=5, end=80, random_state=1,
+                                            method="uniform"), Y[:, :2])
+
+
+def test_arrangement_count_matches_brute_force():
+    """The BEST-theorem count behind the uniform mode's 'cannot be shuffled' check equals the
+    number of brute-force arrangements, for random short sequences."""
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        seq = "".join(rng.choice(list("ACGT"), int(rng.integers(4, 9))))
+        tokens = torch.from_numpy(one_hot_encode(seq)).argmax(0)[None].long()
+        counts = ersatz._pair_counts(tokens)
+        weights = ersatz._tree_weights(tokens, counts)
+        expected = len(_brute_force_shuffles(seq))
+        if expected == 1:
+            with pytest.raises(InputError, match="cannot be shuffled"):
+                ersatz._check_uniform_shuffleable(tokens, counts, weights, 0, None)
+        else:
+            ersatz._check_uniform_shuffleable(tokens, counts, weights, 0, None)
+            assert len(set(dinucleotide_shuffle(seq, n=300, random_state=0, method="uniform"))) \
+                == expected
+
+
+def test_uniform_shuffle_errors():
+    # ACAT: A must leave through C first, so ACAT is its only arrangement
+    with pytest.raises(InputError, match="example 0 cannot be shuffled"):
+        dinucleotide_shuffle("ACAT", n=3, random_state=0, method="uniform")
+    with pytest.raises(InputError, match="method 'exact' is unknown"):
+        dinucleotide_shuffle("ACGTAC", method="exact")
+
+
 # ------------------------------------------------------------------ deterministic edits
 
 

@@ -486,7 +486,7 @@ def _walk(tokens: torch.Tensor, is_last: torch.Tensor, keys: torch.Tensor) -> to
     """Shuffle each row of ``tokens`` (N, S) once per key row: keys (N, n, S-1) -> (N, n, S).
 
     Each character's successor list is ordered by the random keys, with its last edge
-    (``is_last``) forced to the end, then the Euler walk from the first base reads the lists
+    (``is_last``, (N, S-1) or per shuffle (N, n, S-1)) forced to the end, then the Euler walk from the first base reads the lists
     in order. The loop is over positions only; each step is a few batched gathers over all
     N x n walks.
     """
@@ -494,8 +494,11 @@ def _walk(tokens: torch.Tensor, is_last: torch.Tensor, keys: torch.Tensor) -> to
     rows = n_examples * n
     device = tokens.device
     edge_chars, next_chars = tokens[:, :-1], tokens[:, 1:]
-    fixed_bits = (edge_chars << 61) | (is_last.to(torch.int64) << 60)  # group by char, last at end
-    sort_keys = fixed_bits[:, None, :] | _logical_shift_right(keys, 4)
+    if is_last.ndim == 2:  # one last edge per character for all shuffles (deeplift scheme)
+        is_last = is_last[:, None, :]
+    # group edges by character, fixed last edges at the end of each group, random within
+    sort_keys = (edge_chars << 61)[:, None, :] | (is_last.to(torch.int64) << 60)
+    sort_keys = sort_keys | _logical_shift_right(keys, 4)
     order = torch.sort(sort_keys, dim=2, stable=True).indices
     follower = torch.gather(next_chars[:, None, :].expand(-1, n, -1), 2, order).reshape(-1)
 
@@ -516,15 +519,103 @@ def _walk(tokens: torch.Tensor, is_last: torch.Tensor, keys: torch.Tensor) -> to
     return torch.stack(steps, dim=1).view(n_examples, n, n_edges + 1)
 
 
+# Every parent assignment of the 4 characters (row a: parent of character v is a[v]), and
+# the same assignment iterated 3 times: a tree rooted at t sends every present character to
+# t within 3 steps.
+_PARENTS = torch.cartesian_prod(*[torch.arange(4)] * 4)
+_PARENTS_3 = _PARENTS.gather(1, _PARENTS.gather(1, _PARENTS))
+
+
+def _pair_counts(tokens: torch.Tensor) -> torch.Tensor:
+    """(N, 4, 4) dinucleotide counts: c[i, v, w] = number of edges v -> w."""
+    pairs = tokens[:, :-1] * 4 + tokens[:, 1:]
+    counts = torch.zeros(tokens.shape[0], 16, dtype=torch.int64, device=tokens.device)
+    counts.scatter_add_(1, pairs, torch.ones_like(pairs))
+    return counts.view(-1, 4, 4)
+
+
+def _tree_weights(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(N, 256) number of edge-level last-exit arborescences toward the last base per parent
+    assignment: prod over present non-final characters v of c[v, parent(v)], 0 if not a tree."""
+    device = tokens.device
+    last = tokens[:, -1]
+    out_degree = counts.sum(dim=2)
+    eye = torch.eye(4, dtype=torch.bool, device=device)
+    free = (out_degree > 0) & (torch.arange(4, device=device) != last[:, None])  # (N, 4)
+    # free characters choose a parent among their followers (not themselves); the final
+    # character and absent ones are fixed points
+    weight = torch.where(free[:, :, None], counts.masked_fill(eye, 0), eye.to(torch.int64))
+    parents = _PARENTS.to(device)
+    per_vertex = weight.to(torch.float64).gather(
+        2, parents.T[None].expand(len(tokens), -1, -1))  # (N, 4, 256)
+    present = free | (torch.arange(4, device=device) == last[:, None])
+    reaches_root = _PARENTS_3.to(device)[None] == last[:, None, None]  # (N, 256, 4)
+    tree = (reaches_root | ~present[:, None, :]).all(dim=2)
+    return per_vertex.prod(dim=1) * tree
+
+
+def _check_uniform_shuffleable(tokens, counts, weights, start, example_ids) -> None:
+    """Raise if some sequence is its only dinucleotide-preserving arrangement.
+
+    Distinct Eulerian paths from the first to the last base (BEST theorem, parallel edges
+    identified): W * prod_{v != t} (d_v - 1)! * d_t! / prod_{v,w} c_vw!, in log space.
+    """
+    last = tokens[:, -1]
+    degree = counts.sum(dim=2).to(torch.float64)
+    is_last_char = torch.arange(4, device=tokens.device) == last[:, None]
+    log_orderings = torch.where(is_last_char, torch.lgamma(degree + 1),
+                                torch.lgamma(degree.clamp(min=1))).sum(dim=1)
+    log_paths = (torch.log(weights.sum(dim=1)) + log_orderings
+                 - torch.lgamma(counts.to(torch.float64) + 1).sum(dim=(1, 2)))
+    single = log_paths < np.log(1.5)
+    if bool(single.any()):
+        example = int(torch.nonzero(single)[0, 0])
+        raise InputError(
+            f"dinucleotide_shuffle: {_example_label(example, example_ids)} cannot be shuffled "
+            f"(positions [{start}, {start + tokens.shape[1]}) have no other arrangement with "
+            "the same dinucleotides, e.g. a homopolymer or simple repeat); drop it or use "
+            "another background/reference kind")
+
+
+def _uniform_last_edges(tokens, counts, weights, keys) -> torch.Tensor:
+    """Last out-edges (N, n, S-1) of a uniformly drawn arborescence, one per shuffle.
+
+    A parent assignment is drawn with probability proportional to its number of edge-level
+    trees, then for each character one of its edges to that parent uniformly; with the other
+    edges permuted uniformly by the walk, every dinucleotide-preserving sequence with the
+    same ends is equally likely (Kandel et al. 1996; Altschul & Erickson 1985).
+    """
+    n_examples, n = keys.shape[:2]
+    uniforms = _uniform(keys)  # (N, n, 5): one for the tree, one per character
+    cumulative = weights.cumsum(dim=1)
+    target = uniforms[:, :, 0] * cumulative[:, -1:]
+    choice = torch.searchsorted(cumulative.contiguous(), target.contiguous(), right=True)
+    parent = _PARENTS.to(tokens.device)[choice.clamp(max=_PARENTS.shape[0] - 1)]  # (N, n, 4)
+    parallel = counts.gather(2, parent.transpose(1, 2)).transpose(1, 2)  # c[v, parent(v)]
+    rank = (uniforms[:, :, 1:] * parallel).floor().to(torch.int64)  # which parallel edge
+    edge_chars, next_chars = tokens[:, :-1], tokens[:, 1:]
+    pair = edge_chars * 4 + next_chars
+    one_hot = torch.nn.functional.one_hot(pair, 16)
+    pair_rank = (one_hot.cumsum(dim=1) - one_hot).gather(2, pair[..., None])[..., 0]  # (N, S-1)
+    index = edge_chars[:, None, :].expand(-1, n, -1)
+    return ((parent.gather(2, index) == next_chars[:, None, :])
+            & (rank.gather(2, index) == pair_rank[:, None, :])
+            & (edge_chars != tokens[:, -1:])[:, None, :])
+
+
 def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_state=None,
-                         example_ids=None):
+                         example_ids=None, method: str = "deeplift"):
     """Shuffle sequences keeping every dinucleotide count and the first and last base.
 
-    The deeplift / tangermeme Euler-walk scheme: each base's ordered list of successor
-    positions is permuted, except its last entry which stays fixed (so the walk never gets
-    stuck), and the walk from the first base of the span reads the lists in order. Like
-    tangermeme it samples only shuffles sharing the original last-exit tree (not uniform over
-    all dinucleotide-preserving sequences); it does not reproduce tangermeme's exact draws.
+    ``method="deeplift"`` (default) is the deeplift / tangermeme Euler-walk scheme: each
+    base's ordered list of successor positions is permuted, except its last entry which stays
+    fixed (so the walk never gets stuck), and the walk from the first base of the span reads
+    the lists in order. Like tangermeme it samples only shuffles sharing the original
+    last-exit edges, so it is not uniform over all dinucleotide-preserving sequences (9 of
+    the 72 arrangements of ``ACCCACGATGATA``, tangermeme issue #27); it has tangermeme's
+    distribution but not its exact draws. ``method="uniform"`` first draws the last-exit
+    edges as a random arborescence (Kandel et al. 1996), weighted so that every
+    dinucleotide-preserving sequence with the same ends is equally likely.
 
     Parameters
     ----------
@@ -544,6 +635,8 @@ def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_s
     example_ids : sequence of int or tensor, shape (N,), optional
         Stable identifiers of the examples (default ``arange(N)``); pass global indices when
         shuffling a batch of a larger data set.
+    method : {"deeplift", "uniform"}, default "deeplift"
+        Fixed original last edges (tangermeme-compatible), or uniform over every arrangement.
 
     Returns
     -------
@@ -554,9 +647,13 @@ def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_s
     ------
     InputError
         If the span has N or non-one-hot columns, is shorter than 3 bp, or some sequence has
-        no shuffle other than itself (homopolymers, ``AATA``-like spans); names the example.
+        no shuffle other than itself under ``method`` (homopolymers, ``AATA``; ``CAACC`` only
+        under "deeplift"); names the example.
     """
     X, restore = _as_batch(X)
+    if method not in ("deeplift", "uniform"):
+        raise InputError(f"dinucleotide_shuffle: method '{method}' is unknown; use 'deeplift' "
+                         "or 'uniform'")
     if int(n) < 1:
         raise InputError(f"dinucleotide_shuffle: n must be >= 1, got {n}")
     n = int(n)
@@ -568,8 +665,13 @@ def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_s
     if tokens.shape[1] < 3:
         raise InputError(f"dinucleotide_shuffle: the span is {tokens.shape[1]} bp long; it "
                          "needs at least 3 bases to be shuffled (widen start/end)")
-    is_last = _last_edge_mask(tokens[:, :-1])
-    _check_shuffleable(tokens, is_last, start, example_ids)
+    if method == "deeplift":
+        is_last = _last_edge_mask(tokens[:, :-1])
+        _check_shuffleable(tokens, is_last, start, example_ids)
+    else:
+        counts = _pair_counts(tokens)
+        weights = _tree_weights(tokens, counts)
+        _check_uniform_shuffleable(tokens, counts, weights, start, example_ids)
 
     span = end - start
     result = X.unsqueeze(1).repeat(1, n, 1, 1)
@@ -578,6 +680,11 @@ def dinucleotide_shuffle(X, n: int = 20, start: int = 0, end: int = -1, random_s
     for first in range(0, n_examples, chunk):
         rows = slice(first, first + chunk)
         keys = _stream_keys(seed, ids[rows], n, span - 1)
-        shuffled = _walk(tokens[rows], is_last[rows], keys)
+        if method == "uniform":
+            tree_keys = _stream_keys(seed, ids[rows], n, 5, domain=3)
+            is_last = _uniform_last_edges(tokens[rows], counts[rows], weights[rows], tree_keys)
+            shuffled = _walk(tokens[rows], is_last, keys)
+        else:
+            shuffled = _walk(tokens[rows], is_last[rows], keys)
         result[rows, :, :, start:end] = (shuffled[:, :, None, :] == alphabet[:, None]).to(X.dtype)
     return restore(result, random=True)
