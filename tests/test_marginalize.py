@@ -7,7 +7,7 @@ import torch
 
 from motifscope import marginalize as mg
 from motifscope.errors import InputError
-from motifscope.sequence import characters, one_hot_encode
+from motifscope.sequence import characters
 
 PLANTED = {"MA0139.2": "CTCF", "MA0080.7": "SPI1"}
 ABSENT = "MA0106.3"  # TP53: never planted

@@ -32,7 +32,9 @@ def _check_embeddings(sim, L):
     for row in sim.embeddings.itertuples():
         assert 0 <= row.start < row.end <= L
         site = _site(sim, row)
-        expected = CONSENSUS[row.motif] if row.strand == "+" else reverse_complement(CONSENSUS[row.motif])
+        expected = CONSENSUS[row.motif]
+        if row.strand == "-":
+            expected = reverse_complement(expected)
         # each base matches the consensus with prob 0.97, so mismatches are rare
         matches += sum(a == b for a, b in zip(site, expected)) / len(site)
     assert matches / len(sim.embeddings) > 0.9
@@ -75,7 +77,8 @@ def test_density_localization_places_positives_in_centre():
 
 def test_heterodimer_grammar_spacing_and_order():
     sim = dragonn.simulate_heterodimer_grammar("GATA", "SP", 150, min_spacing=2, max_spacing=5,
-                                               num_pos=50, num_neg=30, random_state=4, motifs=MOTIFS)
+                                               num_pos=50, num_neg=30, random_state=4,
+                                               motifs=MOTIFS)
     assert sim.targets == ["GATA+SP"] and sim.y.sum() == 50
     gaps = []
     for idx, group in sim.embeddings.groupby("example_idx"):
@@ -138,8 +141,10 @@ def test_to_genome_simulation_round_trips_through_extract_loci(tmp_path):
     assert (genome.truth.motif_alt_id[genome.truth.motif_id == "GATA"] == "GATA1").all()
     for row in genome.truth.itertuples():
         assert genome.chromosomes[row.chrom][row.start:row.end] == row.sequence
-    paths = {k: tmp_path / f"{k}" for k in ("genome.fa", "peaks.narrowPeak", "truth.tsv", "regions.tsv")}
+    names = ("genome.fa", "peaks.narrowPeak", "truth.tsv", "regions.tsv")
+    paths = {k: tmp_path / k for k in names}
     write_simulation(genome, *paths.values())
-    loci, X = extract_loci(read_peaks(paths["peaks.narrowPeak"]), str(paths["genome.fa"]), window=60)
+    loci, X = extract_loci(read_peaks(paths["peaks.narrowPeak"]), str(paths["genome.fa"]),
+                           window=60)
     order = [int(name.split("_")[1]) for name in loci["chrom"]]
     assert np.array_equal(X, sim.X[order])

@@ -180,7 +180,8 @@ def _motif_batch(motif, X: torch.Tensor, name: str = "motif") -> torch.Tensor:
         raise InputError(f"{name} has a batch of {tensor.shape[0]} but X has {X.shape[0]} "
                          "sequences; pass one motif, or one per sequence")
     column_sums = tensor.sum(dim=1)
-    if bool(((column_sums != 0) & (column_sums != 1)).any()) or bool(((tensor != 0) & (tensor != 1)).any()):
+    not_binary = bool(((tensor != 0) & (tensor != 1)).any())
+    if not_binary or bool(((column_sums != 0) & (column_sums != 1)).any()):
         raise InputError(f"{name} has columns that are not one-hot; substitute a consensus "
                          "(motifscope.marginalize.consensus) or sampled instances of a PWM")
     return tensor.to(device=X.device, dtype=X.dtype)
@@ -374,7 +375,8 @@ def randomize(X, start: int, end: int, probs=((0.25, 0.25, 0.25, 0.25),), n: int
     if probs.shape[0] not in (1, X.shape[0]) or bool((probs < 0).any()) or \
             bool(((probs.sum(dim=1) - 1).abs() > 1e-6).any()):
         raise InputError("randomize: probs must be 4 non-negative numbers (A, C, G, T) summing "
-                         f"to 1, as one row or one row per sequence; got shape {tuple(probs.shape)}")
+                         "to 1, as one row or one row per sequence; got shape "
+                         f"{tuple(probs.shape)}")
     if int(n) < 1:
         raise InputError(f"randomize: n must be >= 1, got {n}")
     ids = _example_ids(example_ids, X.shape[0], X.device, "randomize")
@@ -486,9 +488,9 @@ def _walk(tokens: torch.Tensor, is_last: torch.Tensor, keys: torch.Tensor) -> to
     """Shuffle each row of ``tokens`` (N, S) once per key row: keys (N, n, S-1) -> (N, n, S).
 
     Each character's successor list is ordered by the random keys, with its last edge
-    (``is_last``, (N, S-1) or per shuffle (N, n, S-1)) forced to the end, then the Euler walk from the first base reads the lists
-    in order. The loop is over positions only; each step is a few batched gathers over all
-    N x n walks.
+    (``is_last``, (N, S-1) or per shuffle (N, n, S-1)) forced to the end, then the Euler
+    walk from the first base reads the lists in order. The loop is over positions only; each
+    step is a few batched gathers over all N x n walks.
     """
     n_examples, n, n_edges = keys.shape
     rows = n_examples * n

@@ -220,7 +220,7 @@ def _genomic_backgrounds(rng, n: int, length: int, genome, peaks) -> np.ndarray:
     return np.stack(windows)
 
 
-def _shuffled_peak_backgrounds(rng, n: int, length: int, X_peaks, random_state) -> np.ndarray:
+def _shuffled_peak_backgrounds(rng, n: int, length: int, X_peaks) -> np.ndarray:
     if X_peaks is None:
         raise InputError("background 'shuffled_peaks' needs the peak windows (X_peaks); "
                          "pass them, or choose marginalize.background 'uniform'")
@@ -294,7 +294,7 @@ def make_backgrounds(kind: str, n: int, length: int, random_state=0, genome=None
     if kind == "uniform":
         return _iid_backgrounds(rng, n, length, [0.25] * 4)
     if kind == "shuffled_peaks":
-        return _shuffled_peak_backgrounds(rng, n, length, X_peaks, random_state)
+        return _shuffled_peak_backgrounds(rng, n, length, X_peaks)
     genome = _open_genome(genome)
     if genome is None:
         raise InputError(f"background '{kind}' needs the genome FASTA; set the `genome` config "

@@ -108,7 +108,10 @@ def _resolve_motif(motif, motifs: Mapping | None) -> tuple[str, np.ndarray]:
 
 
 def _sample_site(rng: np.random.Generator, pwm: np.ndarray) -> tuple[np.ndarray, str]:
-    """One instance drawn column by column from ``pwm`` on a random strand: (tokens (w,), strand)."""
+    """One instance drawn column by column from ``pwm`` on a random strand.
+
+    Returns (tokens (w,), strand), the tokens as planted (reverse complemented for "-").
+    """
     cumulative = np.cumsum(pwm, axis=0)
     tokens = np.minimum((rng.random(pwm.shape[1])[None, :] >= cumulative).sum(axis=0), 3)
     if rng.random() < 0.5:
@@ -343,7 +346,8 @@ def simulate_multi_motif_embedding(motif_names: list, seq_length: int, min_num_m
     names = [name if name != "motif" else f"motif{k}" for k, (name, _) in enumerate(resolved)]
     _check_counts("number of motifs", min_num_motifs, max_num_motifs)
     if max_num_motifs > len(resolved):
-        raise InputError(f"max_num_motifs={max_num_motifs} exceeds the {len(resolved)} motifs given")
+        raise InputError(f"max_num_motifs={max_num_motifs} exceeds the {len(resolved)} motifs "
+                         "given; lower it or pass more motifs")
     rng = np.random.default_rng(random_state)
     planter = _Planter(gc_background(num_seqs, seq_length, gc_fraction, rng), rng)
     labels = np.zeros((num_seqs, len(resolved)))
