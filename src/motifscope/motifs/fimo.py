@@ -19,9 +19,9 @@ the one ending at the last base (pymemesuite 0.1.0a4 skips that one). The revers
 uses the reverse-complemented integer matrix; with both strands the background is made
 symmetric (A/T and C/G averaged), as MEME does for complementable alphabets.
 
-The scan is one ``conv1d`` of the one-hot sequences with the integer matrices (float32,
-exact for these integers) per group of motifs of similar width, in chunks that keep the
-score block to ~64 MB, on CPU or GPU.
+The scan is a convolution of the one-hot sequences with the integer matrices, written as
+one matrix product (windows x matrices, float32, exact for these integers) per group of
+motifs of similar width, in chunks that keep the score block to ~64 MB, on CPU or GPU.
 """
 
 from __future__ import annotations
@@ -289,10 +289,15 @@ def _scan(pssms: list[PSSM], X: torch.Tensor, threshold: float, both: bool,
         weight, thresholds, motif_of_row, strand_of_row, width_of_row = weights_cache[key]
         x = X[lo:hi].to(device=dev, dtype=torch.float32)
         x = F.pad(x, (0, group_width - 1))
+        n = hi - lo
+        # im2col + GEMM (faster than conv1d for 4 input channels on the CPU): every window
+        # as a row of 4 * W one-hot values, times the integer matrices, exact in float32.
+        windows = x.unfold(2, group_width, 1).permute(0, 2, 1, 3).reshape(n * length, -1)
         with _no_tf32():
-            scores = F.conv1d(x, weight)  # (n, rows, length)
-        seq, row, start = torch.nonzero(scores >= thresholds[None, :, None], as_tuple=True)
-        value = scores[seq, row, start]
+            scores = windows @ weight  # (n * length, rows)
+        flat, row = torch.nonzero(scores >= thresholds[None, :], as_tuple=True)
+        value = scores[flat, row]
+        seq, start = flat // length, flat % length
         seq, row, start, value = (t.cpu() for t in (seq, row, start, value))
         w = width_of_row[row]
         fits = start + w <= length
@@ -309,7 +314,7 @@ def _scan(pssms: list[PSSM], X: torch.Tensor, threshold: float, both: bool,
 
 
 def _group_weights(pssms, group, group_width, threshold, both, dev):
-    """Convolution weights (rows, 4, W) and per-row thresholds for one width group."""
+    """GEMM weights (4 * W, rows) and per-row thresholds for one width group."""
     mats, thresholds, motif, strand, width = [], [], [], [], []
     for k in group:
         p = pssms[k]
@@ -324,19 +329,21 @@ def _group_weights(pssms, group, group_width, threshold, both, dev):
             strand.append(s)
             width.append(p.width)
     weight = torch.tensor(np.stack(mats), dtype=torch.float32, device=dev)
+    weight = weight.reshape(len(mats), -1).T.contiguous()  # (4 * W, rows), rows A C G T
     return (weight, torch.tensor(thresholds, dtype=torch.float32, device=dev),
             torch.tensor(motif), torch.tensor(strand), torch.tensor(width))
 
 
 class _no_tf32:
-    """Keep CUDA convolutions in full float32 (TF32 would round the integer scores)."""
+    """Keep CUDA matrix products in full float32 (TF32 would round the integer scores)."""
 
     def __enter__(self):
-        self.saved = torch.backends.cudnn.allow_tf32
+        self.saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
         torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
 
     def __exit__(self, *exc):
-        torch.backends.cudnn.allow_tf32 = self.saved
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
 
 
 def _hit_table(raw: dict, pssms: list[PSSM], motifs: MotifList, X: torch.Tensor, names: list,
@@ -379,13 +386,13 @@ def _qvalues(p_values, motif, widths, X, both) -> np.ndarray:
     n_seq, _, length = X.shape
     is_n = (X.sum(1) == 0).to(torch.int64)
     n_count = torch.cat([torch.zeros((n_seq, 1), dtype=torch.int64), torch.cumsum(is_n, 1)], 1)
+    scored = {}  # windows without N, per motif width
+    for w in np.unique(widths[np.unique(motif)]).tolist():
+        scored[w] = int(((n_count[:, w:] - n_count[:, :length - w + 1]) == 0).sum()) \
+            if w <= length else 0
     q = np.empty(len(p_values))
     for k in np.unique(motif):
-        w = int(widths[k])
-        if w > length:
-            continue
-        windows = (n_count[:, w:] - n_count[:, :length - w + 1]) == 0
-        n_tests = int(windows.sum()) * (2 if both else 1)
+        n_tests = scored[int(widths[k])] * (2 if both else 1)
         sel = motif == k
         q[sel] = bh_qvalues(torch.from_numpy(p_values[sel]), n_tests=n_tests).numpy()
     return q

@@ -538,18 +538,22 @@ class _Engine:
                 sub = rows[lo:lo + step]
                 pairs = pair_table[sub, :width]
                 used, local = torch.unique(pairs, return_inverse=True)
-                if len(used) <= _CONV_KINDS:
+                # Few column kinds (one-hot seqlets): one convolution, keys (B, L_out);
+                # otherwise position-major sums, keys (L_out, B).
+                by_query = len(used) <= _CONV_KINDS
+                if by_query:
                     key = _window_keys_conv(local, shifted[used][:, flat], tie)
                 else:
-                    key = _window_keys_add(pairs, shifted, flat, tie)  # (L_out, B)
+                    key = _window_keys_add(pairs, shifted, flat, tie)
                 parts = [[], [], []]
                 for t, members, start, n_align, group_ov in groups:
-                    block = key[..., start:start + len(members) * n_align] if key.shape[0] == \
-                        len(sub) else key[start:start + len(members) * n_align]
-                    if key.shape[0] == len(sub):
-                        best_key, best_a = block.view(len(sub), len(members), n_align).max(2)
+                    end = start + len(members) * n_align
+                    if by_query:
+                        block = key[:, start:end].view(len(sub), len(members), n_align)
+                        best_key, best_a = block.max(2)
                     else:
-                        best_key, best_a = block.view(len(members), n_align, len(sub)).max(1)
+                        block = key[start:end].view(len(members), n_align, len(sub))
+                        best_key, best_a = block.max(1)
                         best_key, best_a = best_key.T, best_a.T
                     best_ov = group_ov[best_a]
                     parts[0].append((best_key.to(torch.int64) - best_ov) // 128)
