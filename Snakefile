@@ -1,0 +1,35 @@
+"""motifscope: what did my sequence model learn?
+
+peaks -> one-hot windows -> predictions -> attributions -> seqlets -> TOMTOM / FIMO
+      -> first-layer filters -> marginalization -> report
+"""
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/motif_db.smk"
+include: "rules/simulate.smk"
+include: "rules/peaks.smk"
+include: "rules/predict.smk"
+include: "rules/attribution.smk"
+include: "rules/seqlets.smk"
+include: "rules/annotate.smk"
+include: "rules/fimo.smk"
+include: "rules/filters.smk"
+include: "rules/marginalize.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True
+    localrule: True

@@ -1,0 +1,233 @@
+"""Validation, paths and input functions shared by every rule (the only Python in rules/)."""
+
+import gzip
+import math
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../workflow/schemas/config.schema.yaml")
+
+RUN = config["run"]
+TARGETS = list(config["targets"])
+SIMULATED = config["simulate"]["enabled"]
+
+
+wildcard_constraints:
+    target="|".join(TARGETS),
+    shard=r"\d+",
+
+
+def result(path):
+    """Path of an output of this run: results/<run>/<path>."""
+    return f"results/{RUN}/{path}"
+
+
+def log_path(name):
+    """Path of a rule log: logs/<run>/<name>.log."""
+    return f"logs/{RUN}/{name}.log"
+
+
+def window():
+    return config["window"]
+
+
+# --- inputs that come from the user, or from the simulation for the demo --------------
+
+
+def _user_file(key):
+    value = config[key]
+    if not value:
+        raise ValueError(
+            f"config key {key} is required unless simulate.enabled is true; "
+            f"give the path to your {key} file"
+        )
+    return value
+
+
+def genome_fasta():
+    """The genome FASTA: the simulated one for the demo, else config `genome`."""
+    return result("sim/genome.fa") if SIMULATED else _user_file("genome")
+
+
+def peak_file():
+    """The peak file: the simulated peaks for the demo, else config `peaks`."""
+    return result("sim/peaks.narrowPeak") if SIMULATED else _user_file("peaks")
+
+
+def model_file():
+    """The trained model: the demo model trained by rule `train`, else config model.path."""
+    if SIMULATED:
+        return result("model/model.pt")
+    path = config["model"]["path"]
+    if not path:
+        raise ValueError(
+            "config key model.path is required unless simulate.enabled is true; "
+            "give the trained model file"
+        )
+    return path
+
+
+def model_spec():
+    """The `model` config section as `motifscope.models.load_model` takes it."""
+    spec = dict(config["model"])
+    spec["path"] = model_file()
+    spec["input_length"] = spec.get("input_length") or config["window"]
+    if SIMULATED:
+        train = config["train"]
+        spec.update(
+            format="state_dict",
+            output=None,
+            extra_inputs=[],
+            **{"class": "motifscope.architectures.DemoCNN"},
+            kwargs={
+                "n_targets": len(TARGETS),
+                "input_length": spec["input_length"],
+                "n_filters": train["n_filters"],
+                "filter_width": train["filter_width"],
+            },
+        )
+    return spec
+
+
+def motif_db_source():
+    """Input files of rule motif_db: the MEME file, or nothing for a jaspar: spec."""
+    spec = config["motif_db"]
+    return [] if spec.lower().startswith("jaspar:") else [spec]
+
+
+# --- attribution shards ------------------------------------------------------------------
+
+
+def _count_peak_lines(path):
+    opener = gzip.open if Path(path).read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(path, "rt") as fh:
+        return sum(
+            1
+            for line in fh
+            if line.strip() and not line.startswith(("#", "track", "browser"))
+        )
+
+
+def n_candidate_loci():
+    """Upper bound on the number of loci, known when the workflow is parsed.
+
+    Shards are fixed before `extract_loci` runs so that a dry run lists every job; peaks
+    later dropped (duplicates, off-contig windows) only leave trailing shards emptier.
+    """
+    if SIMULATED:
+        return sum(m["peaks"] for m in config["simulate"]["motifs"])
+    path = peak_file()
+    return _count_peak_lines(path) if Path(path).exists() else 1
+
+
+def shard_ids():
+    """Zero-padded shard ids 0000, 0001, ...: shard k holds loci [k*size, (k+1)*size)."""
+    size = config["attribution"]["shard_size"]
+    n = max(1, math.ceil(n_candidate_loci() / size))
+    return [f"{k:04d}" for k in range(n)]
+
+
+def shard_bounds(wildcards):
+    """[start, end) loci of a shard, from the `shard` wildcard."""
+    size = config["attribution"]["shard_size"]
+    k = int(wildcards.shard)
+    return {"start": k * size, "end": (k + 1) * size}
+
+
+def attribution_shards(wildcards):
+    return expand(
+        result("attributions/shards/{target}/{shard}.h5"),
+        target=wildcards.target,
+        shard=shard_ids(),
+    )
+
+
+def modisco_npz_outputs():
+    """Extra outputs of merge_attributions when attribution.modisco_npz is on."""
+    if not config["attribution"]["modisco_npz"]:
+        return {}
+    return {
+        "ohe": result("attributions/{target}.ohe.npz"),
+        "shap": result("attributions/{target}.shap.npz"),
+    }
+
+
+def target_index(wildcards):
+    """Model output column of the `target` wildcard (config `targets`)."""
+    return config["targets"][wildcards.target]
+
+
+def attribution_params():
+    """The attribution settings that change the values of a shard (not its resources)."""
+    keys = ("method", "n_shuffles", "batch_size", "warning_threshold", "ism_start", "ism_end")
+    return {key: config["attribution"][key] for key in keys}
+
+
+# --- first-layer filters -----------------------------------------------------------------
+
+
+def filter_labels():
+    """Labels for filter influence: config filters.influence.labels, else the demo's
+    training table (one 0/1 column per target), else none."""
+    labels = config["filters"]["influence"]["labels"]
+    if labels:
+        return [labels]
+    return [result("sim/training.tsv")] if SIMULATED else []
+
+
+def filter_influence_inputs(wildcards):
+    return {
+        "onehot": result("loci/onehot.h5"),
+        "loci": result("loci/loci.tsv"),
+        "model": model_file(),
+        "labels": filter_labels(),
+    }
+
+
+def filter_table_inputs(wildcards):
+    inputs = {
+        "pwms": result("filters/pwms.tsv"),
+        "matches": result("filters/matches.tsv"),
+    }
+    if config["filters"]["influence"]["enabled"]:
+        inputs["influence"] = result("filters/influence.tsv")
+    return inputs
+
+
+# --- final targets -------------------------------------------------------------------------
+
+
+def stage_on(name):
+    return config["stages"].get(name, True)
+
+
+def rule_defined(name):
+    return any(r.name == name for r in workflow.rules)
+
+
+def final_outputs():
+    """Everything `rule all` asks for, for the stages that are switched on and exist."""
+    outputs = [
+        result("motifs/database.meme"),
+        result("loci/loci.tsv"),
+        result("predictions/predictions.tsv"),
+    ]
+    if SIMULATED:
+        outputs += [result("sim/truth.tsv"), result("model/model.json")]
+    per_target = {
+        "merge_attributions": ("attribution", "attributions/{target}.h5"),
+        "call_seqlets": ("seqlets", "seqlets/{target}.tsv"),
+        "annotate_seqlets": ("seqlets", "seqlets/{target}.counts.tsv"),
+        "fimo": ("fimo", "fimo/{target}.counts.tsv"),
+        "marginalize": ("marginalize", "marginalize/{target}.tsv"),
+    }
+    for rule_name, (stage, pattern) in per_target.items():
+        if rule_defined(rule_name) and stage_on(stage):
+            outputs += expand(result(pattern), target=TARGETS)
+    if rule_defined("filter_table") and stage_on("filters"):
+        outputs.append(result("filters/table.tsv"))
+    if rule_defined("report") and stage_on("report"):
+        outputs.append(result("report.html"))
+    return outputs

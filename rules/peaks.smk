@@ -1,0 +1,20 @@
+rule extract_loci:
+    """Windows centred on peak summits, read from the genome into one-hot arrays."""
+    input:
+        genome=genome_fasta(),
+        peaks=peak_file(),
+    output:
+        loci=result("loci/loci.tsv"),
+        onehot=result("loci/onehot.h5"),
+    log:
+        log_path("extract_loci"),
+    params:
+        window=config["window"],
+        off_chrom=config["loci"]["off_chrom"],
+        center=config["loci"]["center"],
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/motifscope.yaml"
+    script:
+        "../workflow/scripts/extract_loci.py"

@@ -1,0 +1,23 @@
+rule predict:
+    """Batched predictions of the model on every locus, one column per target."""
+    input:
+        onehot=result("loci/onehot.h5"),
+        loci=result("loci/loci.tsv"),
+        model=model_file(),
+    output:
+        tsv=result("predictions/predictions.tsv"),
+        h5=result("predictions/predictions.h5"),
+    log:
+        log_path("predict"),
+    params:
+        model=model_spec(),
+        targets=config["targets"],
+        batch_size=config["predict"]["batch_size"] or config["batch_size"],
+        device=config["device"],
+    threads: 2
+    resources:
+        mem_mb=8000,
+    conda:
+        "../envs/motifscope.yaml"
+    script:
+        "../workflow/scripts/predict.py"

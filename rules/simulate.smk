@@ -1,0 +1,45 @@
+rule simulate:
+    """Simulate a genome with database motifs planted in peaks (demo and paper figures)."""
+    input:
+        motifs=result("motifs/database.meme"),
+    output:
+        genome=result("sim/genome.fa"),
+        peaks=result("sim/peaks.narrowPeak"),
+        truth=result("sim/truth.tsv"),
+        regions=result("sim/training.tsv"),
+    log:
+        log_path("simulate"),
+    params:
+        simulate=config["simulate"],
+        window=config["window"],
+        random_state=config["random_state"],
+    conda:
+        "../envs/motifscope.yaml"
+    script:
+        "../workflow/scripts/simulate.py"
+
+
+rule train:
+    """Train the demo CNN on the simulated genome; write its weights and model card."""
+    input:
+        genome=result("sim/genome.fa"),
+        regions=result("sim/training.tsv"),
+    output:
+        model=result("model/model.pt"),
+        card=result("model/model.json"),
+    log:
+        log_path("train"),
+    params:
+        train=config["train"],
+        targets=config["targets"],
+        window=config["window"],
+        held_out=config["simulate"]["held_out"],
+        random_state=config["random_state"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/motifscope.yaml"
+    script:
+        "../workflow/scripts/train.py"

@@ -1,0 +1,33 @@
+"""Rule extract_loci: windows around peaks -> loci/loci.tsv and chunked loci/onehot.h5."""
+
+import logging
+
+from _common import run
+from motifscope.io import open_fasta, plan_loci, read_peaks, write_onehot
+from motifscope.utils import atomic_path
+
+log = logging.getLogger("motifscope.extract_loci")
+
+
+def main(genome: str, peaks_file: str, window: int, off_chrom: str, center: str,
+         loci_out: str, onehot_out: str) -> None:
+    peaks = read_peaks(peaks_file)
+    fasta = open_fasta(genome)
+    sizes = {name: len(fasta[name]) for name in fasta.keys()}
+    loci, stats = plan_loci(peaks, sizes, window, off_chrom, center, peaks_name=peaks_file,
+                            fasta_name=genome)
+    log.info("%d peaks read from %s", stats["n_peaks"], peaks_file)
+    log.info("%d duplicate windows removed", stats["n_duplicates"])
+    log.info("%d windows run off a contig end: %s", stats["n_off_chrom"],
+             "dropped" if off_chrom == "drop" else "padded with N")
+    log.info("%d loci of %d bp kept", stats["n_loci"], window)
+    write_onehot(loci, fasta, onehot_out, window, genome_name=genome)
+    with atomic_path(loci_out) as tmp:
+        loci.to_csv(tmp, sep="\t", index=False)
+
+
+if "snakemake" in globals():
+    run(main, snakemake, genome=snakemake.input.genome, peaks_file=snakemake.input.peaks,
+        window=snakemake.params.window, off_chrom=snakemake.params.off_chrom,
+        center=snakemake.params.center, loci_out=snakemake.output.loci,
+        onehot_out=snakemake.output.onehot)
