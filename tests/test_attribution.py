@@ -227,11 +227,11 @@ def test_no_warning_for_nonlinear_ops_on_extra_inputs_only():
 
 def test_batch_size_invariance_and_hypothetical_projection():
     model = ConvPool().eval()
-    X = onehot(5, 60)
-    refs = dinucleotide_shuffle(X, n=6, random_state=0)
+    X = onehot(3, 60)
+    refs = dinucleotide_shuffle(X, n=4, random_state=0)
     base = deep_lift_shap(model, X, references=refs, batch_size=64, hypothetical=True,
                           device="cpu")
-    for batch_size in (1, 7, 13):
+    for batch_size in (1, 5):
         other = deep_lift_shap(model, X, references=refs, batch_size=batch_size,
                                hypothetical=True, device="cpu")
         torch.testing.assert_close(other, base, rtol=0, atol=1e-6)

@@ -235,10 +235,11 @@ _NONLINEAR_NAMES = {
     F: "relu relu6 leaky_relu elu selu celu gelu silu mish softplus softshrink hardshrink "
        "tanhshrink hardtanh hardsigmoid hardswish logsigmoid softsign prelu rrelu glu "
        "threshold sigmoid tanh softmax log_softmax max_pool1d max_pool2d adaptive_max_pool1d "
-       "adaptive_max_pool2d layer_norm group_norm normalize instance_norm",
+       "adaptive_max_pool2d layer_norm group_norm normalize instance_norm "
+       "multi_head_attention_forward scaled_dot_product_attention",
     torch: "relu sigmoid tanh exp expm1 log log1p log2 log10 sqrt rsqrt square pow abs clamp "
            "clip softmax log_softmax max_pool1d max_pool2d max min amax amin maximum minimum "
-           "logsumexp erf sin cos norm topk sort",
+           "logsumexp erf sin cos norm topk sort lstm gru rnn_tanh rnn_relu",
     torch.Tensor: "relu sigmoid tanh exp log log1p sqrt square pow __pow__ abs clamp clip "
                   "softmax log_softmax max amax min amin logsumexp norm",
 }

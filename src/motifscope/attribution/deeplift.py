@@ -113,10 +113,11 @@ def _pair_batches(n_pairs: int, batch_size: int):
 def _warn_functional(recorder: FunctionalNonlinearityRecorder) -> None:
     if recorder.found:
         warnings.warn(
-            "deep_lift_shap: the model applies nonlinear functions outside nn.Module layers, "
-            f"which DeepLIFT can only treat as linear: {recorder.describe()}; use layer "
-            "modules (e.g. nn.ReLU(), nn.Sigmoid()) or register rules via "
-            "additional_nonlinear_ops. Check the convergence deltas.", RuntimeWarning,
+            "deep_lift_shap: the model applies nonlinear functions that no DeepLIFT rule "
+            "covers (called in forward or inside layers without a rule), so they are treated "
+            f"as linear: {recorder.describe()}; use layer modules with rules (e.g. nn.ReLU(), "
+            "nn.Sigmoid()) or register rules via additional_nonlinear_ops. Check the "
+            "convergence deltas.", RuntimeWarning,
             stacklevel=3)
 
 
