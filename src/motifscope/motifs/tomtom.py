@@ -60,8 +60,9 @@ MAX_QUERY_WIDTH = 64
 TOMTOM_COLUMNS = ["query_id", "target_id", "optimal_offset", "p-value", "E-value", "q-value",
                   "overlap", "query_consensus", "target_consensus", "orientation", "score"]
 
-# Window sums use a convolution when a group of queries has at most this many column kinds.
-_CONV_KINDS = 16
+# Window sums are one matrix product when a group of queries has at most this many
+# column kinds (one-hot seqlets have 4 or 5).
+_GEMM_KINDS = 16
 # Elements per (queries x windows) block of alignment keys.
 _MAX_KEY_ELEMENTS = 4_000_000
 # Span distributions are shared by composition when every score class has at most this
@@ -538,23 +539,17 @@ class _Engine:
                 sub = rows[lo:lo + step]
                 pairs = pair_table[sub, :width]
                 used, local = torch.unique(pairs, return_inverse=True)
-                # Few column kinds (one-hot seqlets): one convolution, keys (B, L_out);
-                # otherwise position-major sums, keys (L_out, B).
-                by_query = len(used) <= _CONV_KINDS
-                if by_query:
-                    key = _window_keys_conv(local, shifted[used][:, flat], tie)
+                # Keys (L_out, B): one matrix product when the queries use few column kinds
+                # (one-hot seqlets), else shifted additions of each column's scores.
+                if len(used) <= _GEMM_KINDS:
+                    key = _window_keys_gemm(local, shifted[used][:, flat], tie)
                 else:
                     key = _window_keys_add(pairs, shifted, flat, tie)
                 parts = [[], [], []]
                 for t, members, start, n_align, group_ov in groups:
-                    end = start + len(members) * n_align
-                    if by_query:
-                        block = key[:, start:end].view(len(sub), len(members), n_align)
-                        best_key, best_a = block.max(2)
-                    else:
-                        block = key[start:end].view(len(members), n_align, len(sub))
-                        best_key, best_a = block.max(1)
-                        best_key, best_a = best_key.T, best_a.T
+                    block = key[start:start + len(members) * n_align]
+                    best_key, best_a = block.view(len(members), n_align, len(sub)).max(1)
+                    best_key, best_a = best_key.T, best_a.T
                     best_ov = group_ov[best_a]
                     parts[0].append((best_key.to(torch.int64) - best_ov) // 128)
                     parts[1].append(best_a)
@@ -698,22 +693,24 @@ def _row_chunk(n_columns: int) -> int:
     return max(1, (4 * 2**20) // (8 * max(1, n_columns)))
 
 
-def _window_keys_conv(local, laid_out, tie):
-    """Window keys ``128 * sum + tie`` as one convolution (few column kinds, e.g. one-hot
-    seqlets). ``local`` (B, w) indexes the rows of ``laid_out`` (P, L_flat) integers; ``tie``
-    (L_out,) is added through an extra channel read by a one-tap kernel. Integers below
-    2^24 are exact in float32. Returns (B, L_out) float32.
+def _window_keys_gemm(local, laid_out, tie):
+    """Window keys ``128 * sum + tie`` as one matrix product (few column kinds, e.g.
+    one-hot seqlets): every window of ``laid_out`` (P, L_flat) times each query's one-hot
+    kind matrix (``local`` (B, w) indexes the rows of ``laid_out``), plus ``tie`` (L_out,)
+    through an extra row read at the window start. Integers below 2^24 are exact in
+    float32. Returns (L_out, B) float32.
     """
     n_kinds, width = len(laid_out), local.shape[1]
     n_out = laid_out.shape[1] - width + 1
     signal = torch.cat([laid_out.to(torch.float32),
-                        torch.nn.functional.pad(tie, (0, width - 1))[None]], 0)[None]
+                        torch.nn.functional.pad(tie, (0, width - 1))[None]], 0)
+    windows = signal.unfold(1, width, 1).permute(1, 0, 2).reshape(n_out, -1)
     weight = torch.zeros((len(local), n_kinds + 1, width), dtype=torch.float32,
                          device=local.device)
     weight.scatter_(1, local[:, None, :], 128.0)
     weight[:, n_kinds, 0] = 1.0
     with _no_tf32():
-        return torch.nn.functional.conv1d(signal, weight)[0, :, :n_out]
+        return windows @ weight.reshape(len(local), -1).T
 
 
 def _window_keys_add(pairs, shifted, flat, tie):
@@ -734,14 +731,15 @@ def _window_keys_add(pairs, shifted, flat, tie):
 
 
 class _no_tf32:
-    """Keep CUDA convolutions in full float32 (TF32 would round the integer scores)."""
+    """Keep CUDA matrix products in full float32 (TF32 would round the integer scores)."""
 
     def __enter__(self):
-        self.saved = torch.backends.cudnn.allow_tf32
+        self.saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
         torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
 
     def __exit__(self, *exc):
-        torch.backends.cudnn.allow_tf32 = self.saved
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
 
 
 def _binned_median(dissim, low, high, counts, halfway, n_bins):
