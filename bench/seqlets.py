@@ -131,14 +131,27 @@ def write_h5(n: int, length: int, folder: Path):
     return attr_path, onehot_path
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process. VmHWM, not ru_maxrss: on Linux ru_maxrss keeps
+    the high-water mark of the parent the process was forked from across exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def stream_child(attr_path: str, onehot_path: str) -> None:
     """Run in a fresh process: call seqlets from the files, print time and peak RSS."""
     from motifscope.seqlets import seqlets_from_h5
 
+    rss_at_import = peak_rss_mb()
     t = time.perf_counter()
     df = seqlets_from_h5(attr_path, onehot_path, threshold=0.001)
     print(json.dumps({"seconds": time.perf_counter() - t, "seqlets": len(df),
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": peak_rss_mb(), "rss_after_imports_mb": rss_at_import}))
 
 
 def bench_stream(sizes: list[int], length: int) -> list[dict]:
@@ -162,6 +175,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=2_114)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--skip-recursive", action="store_true")
     parser.add_argument("--skip-tfmodisco", action="store_true")
     parser.add_argument("--stream", type=int, nargs="*", default=None,
                         help="also measure the streamed caller's peak memory for these N")
@@ -177,7 +191,7 @@ def main() -> None:
     X = make_tracks(args.n, args.length)
     print(f"# {args.n} x {args.length} tracks, torch threads {args.threads}, "
           f"cpu count {os.cpu_count()}")
-    rows = bench_recursive(X, args.repeats)
+    rows = [] if args.skip_recursive else bench_recursive(X, args.repeats)
     for r in rows:
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}),
               flush=True)

@@ -23,7 +23,7 @@ rule call_seqlets:
         log_path("call_seqlets/{target}"),
     conda:
         "../envs/motifscope.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=config["seqlets"]["mem_mb"],
         runtime=config["seqlets"]["runtime"],
