@@ -133,10 +133,17 @@ def test_genomic_backgrounds_avoid_peaks_and_n():
         mg.make_backgrounds("genomic", 5, 100)
 
 
-def test_shuffled_peak_backgrounds_keep_dinucleotides(random_onehot):
+def test_shuffled_peak_backgrounds_keep_dinucleotides(random_onehot, tmp_path):
+    import h5py
+
     X_peaks = random_onehot(n=30, length=120, seed=4)
     bg = mg.make_backgrounds("shuffled_peaks", 40, 100, random_state=3, X_peaks=X_peaks)
     assert bg.shape == (40, 4, 100)
+    with h5py.File(tmp_path / "onehot.h5", "w") as h5:
+        h5.create_dataset("X", data=X_peaks)
+    with h5py.File(tmp_path / "onehot.h5", "r") as h5:  # lazily read: same backgrounds
+        assert np.array_equal(bg, mg.make_backgrounds("shuffled_peaks", 40, 100, random_state=3,
+                                                      X_peaks=h5["X"]))
     crops = {characters(x[:, 10:110]) for x in X_peaks}
 
     def dinucs(s):

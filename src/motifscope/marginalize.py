@@ -224,17 +224,22 @@ def _shuffled_peak_backgrounds(rng, n: int, length: int, X_peaks) -> np.ndarray:
     if X_peaks is None:
         raise InputError("background 'shuffled_peaks' needs the peak windows (X_peaks); "
                          "pass them, or choose marginalize.background 'uniform'")
-    X_peaks = np.asarray(X_peaks.detach().cpu() if isinstance(X_peaks, torch.Tensor) else X_peaks)
-    if X_peaks.ndim != 3 or X_peaks.shape[1] != 4 or X_peaks.shape[0] == 0:
+    if isinstance(X_peaks, torch.Tensor):
+        X_peaks = X_peaks.detach().cpu().numpy()
+    elif not hasattr(X_peaks, "shape"):
+        X_peaks = np.asarray(X_peaks)
+    # an h5py dataset stays on disk: only the chosen rows are read
+    if len(X_peaks.shape) != 3 or X_peaks.shape[1] != 4 or X_peaks.shape[0] == 0:
         raise InputError(f"X_peaks must be a non-empty (N, 4, L) one-hot array, got shape "
-                         f"{X_peaks.shape}")
+                         f"{tuple(X_peaks.shape)}")
     if X_peaks.shape[-1] < length:
         raise InputError(f"peak windows are {X_peaks.shape[-1]} bp but backgrounds of {length} "
                          "bp were asked for; use a shorter length or wider windows")
     offset = (X_peaks.shape[-1] - length) // 2
     chosen = rng.choice(X_peaks.shape[0], size=n, replace=n > X_peaks.shape[0])
     seed = int(rng.integers(0, 2**62))
-    windows = X_peaks[chosen, :, offset:offset + length]
+    rows, inverse = np.unique(chosen, return_inverse=True)
+    windows = np.asarray(X_peaks[rows.tolist()])[inverse][:, :, offset:offset + length]
     try:
         # example_ids = draw index, so repeated peaks get different shuffles
         shuffled = ersatz.dinucleotide_shuffle(windows, n=1, random_state=seed,
@@ -272,7 +277,8 @@ def make_backgrounds(kind: str, n: int, length: int, random_state=0, genome=None
     random_state : int, default 0
     genome : path, pyfaidx.Fasta or mapping chrom -> str, optional
     peaks : DataFrame (chrom, start, end) or path, optional
-    X_peaks : array (N, 4, L') with L' >= length, optional
+    X_peaks : array, tensor or h5py dataset (N, 4, L') with L' >= length, optional
+        Peak windows; from an h5py dataset only the drawn rows are read.
 
     Returns
     -------

@@ -2,9 +2,11 @@
 
 import logging
 
+import h5py
+
 from _common import run
 from motifscope.errors import InputError
-from motifscope.io import read_meme, read_onehot
+from motifscope.io import read_meme
 from motifscope.marginalize import make_backgrounds, marginalize_motifs, plot_marginalization
 from motifscope.models import check_model, load_model
 from motifscope.plot import save_figure
@@ -37,9 +39,10 @@ def main(model_spec: dict, motif_file: str, genome: str, peaks: str, onehot: str
     check_model(model, length, target_indices=list(targets.values()), path=model_spec["path"])
     motifs = select_motifs(read_meme(motif_file), settings["motifs"])
     kind = settings["background"]
-    backgrounds = make_backgrounds(
-        kind, settings["n_backgrounds"], length, random_state=random_state, genome=genome,
-        peaks=peaks, X_peaks=read_onehot(onehot) if kind == "shuffled_peaks" else None)
+    with h5py.File(onehot, "r") as h5:  # shuffled_peaks reads only the drawn windows
+        backgrounds = make_backgrounds(
+            kind, settings["n_backgrounds"], length, random_state=random_state, genome=genome,
+            peaks=peaks, X_peaks=h5["X"])
     dev = resolve_device(device)
     log.info("%d motifs x %d %s backgrounds of %d bp, %s instances, func %s, device %s",
              len(motifs), len(backgrounds), kind, length, settings["instance"],
