@@ -228,12 +228,13 @@ def test_basset_rule_matches_the_reference_loop(rng):
     pfm, nsites = basset_reference([decode(x) for x in X], outs, width=7)
     np.testing.assert_array_equal(result.nsites, nsites)
     np.testing.assert_allclose(result.pfm, pfm, atol=1e-12)
+    # batch statistics are reduced in float32 and merged in float64: ~1e-7 relative
     a = outs.astype(np.float64)
     np.testing.assert_allclose(result.threshold,
                                a.mean((0, 2)) + 0.5 * (a.max((0, 2)) - a.mean((0, 2))),
-                               rtol=1e-9)
-    np.testing.assert_allclose(result.activation_mean, a.mean((0, 2)), rtol=1e-9)
-    np.testing.assert_allclose(result.activation_sd, a.std((0, 2)), rtol=1e-6)
+                               rtol=1e-6)
+    np.testing.assert_allclose(result.activation_mean, a.mean((0, 2)), rtol=1e-6)
+    np.testing.assert_allclose(result.activation_sd, a.std((0, 2)), rtol=1e-5)
     assert all(n > 0 for n in result.nsites)
 
 
@@ -330,6 +331,8 @@ def test_bad_input(random_onehot):
         filter_pwms(NoConv(), random_onehot(n=2, length=21))
     with pytest.raises(InputError, match="labels must have shape"):
         filter_influence(random_net(), X, y=np.zeros((3, 2)))
+    with pytest.raises(InputError, match="shorter than the filters' span of 5 bp"):
+        filter_pwms(random_net(padding=2), random_onehot(n=2, length=3))
     # a model name from the adapter's own named_modules() is accepted
     acts = filter_activations(ModelAdapter(random_net()), X, layer="model.conv", device="cpu")
     assert acts.layer == "conv"
