@@ -254,3 +254,19 @@ def test_quantile_matches_torch_and_has_no_size_limit():
     with pytest.raises(RuntimeError):
         torch.quantile(big, q)
     assert _quantile(big, q).abs().max() == 0
+
+
+def test_tfmodisco_degenerate_inputs():
+    """Deviation: tangermeme fails on a constant track and on a track with no negative
+    window sum; we return no seqlets, and the seqlets of the one sign there is."""
+    zeros = torch.zeros(4, 100)
+    with pytest.raises(RuntimeError):
+        tm.tfmodisco_seqlets(zeros)
+    assert len(tfmodisco_seqlets(zeros)) == 0
+    positive_only = zeros.clone()
+    positive_only[:, 10:20] = 1.0
+    with pytest.raises(ValueError):
+        tm.tfmodisco_seqlets(positive_only)
+    df = tfmodisco_seqlets(positive_only)
+    assert df[["example_idx", "start", "end"]].values.tolist() == [[i, 0, 41] for i in range(4)]
+    np.testing.assert_allclose(df["attribution"], 10.0)
