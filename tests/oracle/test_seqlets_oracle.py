@@ -173,6 +173,15 @@ def test_min_length_above_max_length():
         recursive_seqlets(X, min_seqlet_len=10, max_seqlet_len=5)
 
 
+def test_float16_track():
+    # tangermeme's numba code has no float16; we upcast to float32 first
+    X = TRACKS[:30].astype(np.float16)
+    with pytest.raises(NotImplementedError):
+        tm.recursive_seqlets(X)
+    assert_same_seqlets(recursive_seqlets(X, threshold=0.05),
+                        tm.recursive_seqlets(X.astype(np.float32), threshold=0.05))
+
+
 def test_nan_track():
     X = noise(5, 100)
     X[:, 10:20] += 0.1
