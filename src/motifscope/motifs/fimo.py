@@ -245,13 +245,14 @@ def _as_onehot(sequences, names) -> tuple[torch.Tensor, list]:
     return X.to(torch.uint8), names
 
 
-def _width_groups(widths: np.ndarray) -> list[np.ndarray]:
-    """Motif indices grouped by width so that padding to the group's widest motif wastes
-    at most ~25% of the convolution."""
+def _width_groups(widths: np.ndarray, min_size: int = 48) -> list[np.ndarray]:
+    """Motif indices grouped by width: padding to the group's widest motif wastes at most
+    ~25% of the product, except that groups take at least ``min_size`` motifs (small
+    matrix products are inefficient)."""
     order = np.argsort(widths, kind="stable")
     groups, current = [], []
     for i in order:
-        if current and widths[i] > 1.25 * widths[current[0]] + 1:
+        if len(current) >= min_size and widths[i] > 1.25 * widths[current[0]] + 1:
             groups.append(np.array(current))
             current = []
         current.append(i)
@@ -278,7 +279,9 @@ def _scan(pssms: list[PSSM], X: torch.Tensor, threshold: float, both: bool,
     for group in groups:
         group_width = int(widths[group].max())
         rows = len(group) * (2 if both else 1)
-        step = batch_size or max(1, _BLOCK_BYTES // (4 * rows * max(1, length)))
+        # The score block (rows) and the unfolded windows (4 * W) both stay near the budget.
+        per_sequence = 4 * max(1, length) * (rows + 4 * group_width)
+        step = batch_size or max(1, _BLOCK_BYTES // per_sequence)
         jobs += [(group, group_width, lo, min(n_seq, lo + step)) for lo in range(0, n_seq, step)]
     weights_cache = {}
     for group, group_width, lo, hi in progress(jobs, desc="fimo", unit="block", verbose=verbose):
