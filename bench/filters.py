@@ -154,7 +154,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"# filters benchmark: DemoCNN (32 filters, width 19), N={args.n}, L={args.length}, "
-          f"{args.threads} torch threads, best of {args.repeats}, CPU {platform.processor() or platform.machine()}")
+          f"{args.threads} torch threads, best of {args.repeats}, "
+          f"CPU {platform.processor() or platform.machine()}")
     print("| task | motifscope s | reference s | speed-up | motifscope MB | reference MB "
           "| results agree |")
     print("|---|---|---|---|---|---|---|")
