@@ -16,6 +16,13 @@ report: "workflow/report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    target="|".join(TARGETS),
+    shard=r"\d+",
+
+
 include: "rules/motif_db.smk"
 include: "rules/simulate.smk"
 include: "rules/peaks.smk"
@@ -29,7 +36,7 @@ include: "rules/marginalize.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True
     localrule: True

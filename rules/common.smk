@@ -6,17 +6,11 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 
 RUN = config["run"]
 TARGETS = list(config["targets"])
 SIMULATED = config["simulate"]["enabled"]
-
-
-wildcard_constraints:
-    target="|".join(TARGETS),
-    shard=r"\d+",
 
 
 def result(path):
@@ -25,7 +19,7 @@ def result(path):
 
 
 def log_path(name):
-    """Path of a rule log: logs/<run>/<name>.log."""
+    """Path of the log file of a step: logs/<run>/<name>.log."""
     return f"logs/{RUN}/{name}.log"
 
 
@@ -57,7 +51,7 @@ def peak_file():
 
 
 def model_file():
-    """The trained model: the demo model trained by rule `train`, else config model.path."""
+    """The trained model: the demo model (from the train step), else config model.path."""
     if SIMULATED:
         return result("model/model.pt")
     path = config["model"]["path"]
@@ -92,7 +86,7 @@ def model_spec():
 
 
 def motif_db_source():
-    """Input files of rule motif_db: the MEME file, or nothing for a jaspar: spec."""
+    """Input files of the motif_db step (the MEME file), or nothing for a jaspar spec."""
     spec = config["motif_db"]
     return [] if spec.lower().startswith("jaspar:") else [spec]
 
@@ -161,7 +155,14 @@ def target_index(wildcards):
 
 def attribution_params():
     """The attribution settings that change the values of a shard (not its resources)."""
-    keys = ("method", "n_shuffles", "batch_size", "warning_threshold", "ism_start", "ism_end")
+    keys = (
+        "method",
+        "n_shuffles",
+        "batch_size",
+        "warning_threshold",
+        "ism_start",
+        "ism_end",
+    )
     return {key: config["attribution"][key] for key in keys}
 
 
@@ -208,7 +209,7 @@ def rule_defined(name):
 
 
 def final_outputs():
-    """Everything `rule all` asks for, for the stages that are switched on and exist."""
+    """Everything the all target asks for, for the stages that are switched on and exist."""
     outputs = [
         result("motifs/database.meme"),
         result("loci/loci.tsv"),

@@ -7,9 +7,9 @@ rule motif_db:
         table=result("motifs/database.tsv"),
     log:
         log_path("motif_db"),
-    params:
-        spec=config["motif_db"],
     conda:
         "../envs/motifscope.yaml"
+    params:
+        spec=config["motif_db"],
     script:
         "../workflow/scripts/motif_db.py"

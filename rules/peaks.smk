@@ -8,13 +8,13 @@ rule extract_loci:
         onehot=result("loci/onehot.h5"),
     log:
         log_path("extract_loci"),
+    conda:
+        "../envs/motifscope.yaml"
+    resources:
+        mem_mb=4000,
     params:
         window=config["window"],
         off_chrom=config["loci"]["off_chrom"],
         center=config["loci"]["center"],
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/motifscope.yaml"
     script:
         "../workflow/scripts/extract_loci.py"

@@ -9,15 +9,15 @@ rule predict:
         h5=result("predictions/predictions.h5"),
     log:
         log_path("predict"),
+    conda:
+        "../envs/motifscope.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
     params:
         model=model_spec(),
         targets=config["targets"],
         batch_size=config["predict"]["batch_size"] or config["batch_size"],
         device=config["device"],
-    threads: 2
-    resources:
-        mem_mb=8000,
-    conda:
-        "../envs/motifscope.yaml"
     script:
         "../workflow/scripts/predict.py"

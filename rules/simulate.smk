@@ -9,12 +9,12 @@ rule simulate:
         regions=result("sim/training.tsv"),
     log:
         log_path("simulate"),
+    conda:
+        "../envs/motifscope.yaml"
     params:
         simulate=config["simulate"],
         window=config["window"],
         random_state=config["random_state"],
-    conda:
-        "../envs/motifscope.yaml"
     script:
         "../workflow/scripts/simulate.py"
 
@@ -29,17 +29,17 @@ rule train:
         card=result("model/model.json"),
     log:
         log_path("train"),
+    conda:
+        "../envs/motifscope.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         train=config["train"],
         targets=config["targets"],
         window=config["window"],
         held_out=config["simulate"]["held_out"],
         random_state=config["random_state"],
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../envs/motifscope.yaml"
     script:
         "../workflow/scripts/train.py"

@@ -131,6 +131,15 @@ class ModelAdapter(nn.Module):
         self.output = output
         self.extra_inputs = [tuple(int(d) for d in s) for s in extra_inputs]
 
+    def train(self, mode: bool = True):
+        """Set train/eval mode; networks that refuse it (torch.export modules) are left as is."""
+        self.training = mode
+        try:
+            self.model.train(mode)
+        except NotImplementedError:
+            pass  # exported programs are always in the mode they were exported in
+        return self
+
     def default_args(self, n: int, device=None, dtype=torch.float32) -> tuple:
         """Zero tensors for the extra inputs of a batch of ``n`` examples."""
         return tuple(torch.zeros((n, *shape), device=device, dtype=dtype)
