@@ -72,11 +72,17 @@ def ours_influence_8(model, X, y):
 
 
 def _all_activations(model, X, rc=False):
+    """Every first-layer activation (output of model.relu1), kept in memory as Basset does."""
     x = torch.tensor(X).float()
     if rc:
         x = torch.flip(x, dims=(1, 2))
+    kept = []
+    handle = model.relu1.register_forward_hook(lambda m, i, o: kept.append(o.clone()))
     with torch.no_grad():
-        return torch.cat([model.relu1(model.conv1(b)) for b in x.split(128)]).numpy()
+        for batch in x.split(128):
+            model(batch)
+    handle.remove()
+    return torch.cat(kept).numpy()
 
 
 def reference_basset(model, X, y):

@@ -536,8 +536,8 @@ def test_workflow_scripts_chain(tmp_path, jaspar_vertebrates, rng):
 
     ids = ["MA0138.3", "MA0083.3"]
     length, n = 96, 80
-    net = DemoCNN(n_targets=2, input_length=length, n_filters=3, filter_width=21, n_filters2=4,
-                  hidden=4).eval()
+    net = DemoCNN(n_targets=2, input_length=length, n_filters=3, filter_width=21,
+                  n_filters2=4).eval()
     with torch.no_grad():
         net.conv1.weight.zero_()
         net.conv1.bias.zero_()
@@ -550,7 +550,7 @@ def test_workflow_scripts_chain(tmp_path, jaspar_vertebrates, rng):
     spec = {"path": str(tmp_path / "model.pt"), "format": "state_dict",
             "class": "motifscope.architectures.DemoCNN", "input_length": length,
             "kwargs": {"n_targets": 2, "input_length": length, "n_filters": 3,
-                       "filter_width": 21, "n_filters2": 4, "hidden": 4}}
+                       "filter_width": 21, "n_filters2": 4}}
     which = np.arange(n) % 2
     idx = rng.integers(0, 4, size=(n, length))
     for i, m in enumerate(which):
