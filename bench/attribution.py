@@ -11,7 +11,8 @@ Both sides use the same ``batch_size`` (pairs per pass). A second line per model
 whole call with default references (motifscope: vectorised dinucleotide shuffles; tangermeme:
 its numba shuffles), where the references, and so the values, differ.
 
-3. Memory: deep_lift_shap on ``--memory-n`` windows of 2114 bp with a small model
+3. Memory: deep_lift_shap on ``--memory-n`` windows of 2114 bp (batch ``--batch-size``) with a
+   small model
    (one 64-filter conv, ReLU, global max-pool), once with N/4 and once with N windows: the
    peak resident memory minus the input (uint8) and output (float32) arrays is the working
    set, which must not grow with N (references are generated per chunk, never N x R).
@@ -20,7 +21,7 @@ Each measurement runs in a fresh process (ru_maxrss is its own); the two sides a
 and each reports its best of ``--repeats`` runs. Times are wall-clock and process CPU
 seconds; on a shared machine the CPU seconds (with ``--threads 1``) are the steadier number.
 Usage: ``python bench/attribution.py [--threads 1] [--n-demo 64] [--n-bpnet 8]
-[--batch-size 64] [--device cpu] [--repeats 3] [--memory-n 2000]``.
+[--batch-size 64] [--device cpu] [--repeats 3] [--memory-n 2000] [--only memory]``.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def attribute(side: str, name: str, n: int, batch_size: int, device: str, given:
     return time.perf_counter() - wall, time.process_time() - cpu, attr.float().numpy()
 
 
-def memory_probe(n: int, device: str):
+def memory_probe(n: int, device: str, batch_size: int):
     from motifscope.attribution import deep_lift_shap
 
     torch.manual_seed(0)
@@ -102,9 +103,11 @@ def memory_probe(n: int, device: str):
                                 torch.nn.Linear(64, 1)).eval()
     X = (_random_onehot(n, 2114, seed=3) > 0).to(torch.uint8)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    attr = deep_lift_shap(model, X, n_shuffles=R, random_state=0, batch_size=256,
+    start = time.perf_counter()
+    attr = deep_lift_shap(model, X, n_shuffles=R, random_state=0, batch_size=batch_size,
                           device=device)
-    return base, X.numel() / 2 ** 20, attr.numel() * attr.element_size() / 2 ** 20
+    return (base, X.numel() / 2 ** 20, attr.numel() * attr.element_size() / 2 ** 20,
+            time.perf_counter() - start)
 
 
 def _run(queue, func, args, threads):
@@ -133,7 +136,8 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--memory-n", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only", choices=["demo", "bpnet", "memory"],
+                        help="run one part only")
     args = parser.parse_args(argv)
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else "not measured"
     print(f"# machine: {platform.node()} {platform.processor() or platform.machine()}, "
@@ -141,6 +145,8 @@ def main(argv=None):
           f"GPU: {gpu}")
 
     for name, n in (("demo", args.n_demo), ("bpnet", args.n_bpnet)):
+        if args.only not in (None, name):
+            continue
         for given in (True, False):
             runs = {"motifscope": [], "tangermeme": []}
             for _ in range(args.repeats):  # alternate the sides; keep each side's best run
@@ -163,13 +169,14 @@ def main(argv=None):
             print(f"{name:5s} speed-up vs tangermeme: {theirs[0] / ours[0]:.2f}x wall, "
                   f"{theirs[1] / ours[1]:.2f}x CPU{same}")
 
-    if not args.skip_memory:
+    if args.only in (None, "memory"):
         for n in (args.memory_n // 4, args.memory_n):
-            (base, x_mib, out_mib), rss = run_isolated(memory_probe, (n, args.device),
-                                                       args.threads)
-            print(f"memory N={n:6d} x 2114 bp, R={R}: peak RSS {rss:6.0f} MiB = before the "
-                  f"call {base:5.0f} MiB (incl. X uint8 {x_mib:4.0f} MiB) + attributions "
-                  f"{out_mib:5.0f} MiB + working set {rss - base - out_mib:5.0f} MiB")
+            (base, x_mib, out_mib, seconds), rss = run_isolated(
+                memory_probe, (n, args.device, args.batch_size), args.threads)
+            print(f"memory N={n:6d} x 2114 bp, R={R}, batch {args.batch_size}: peak RSS "
+                  f"{rss:6.0f} MiB = before the call {base:5.0f} MiB (incl. X uint8 "
+                  f"{x_mib:4.0f} MiB) + attributions {out_mib:5.0f} MiB + working set "
+                  f"{rss - base - out_mib:5.0f} MiB ({seconds:.0f} s)")
 
 
 if __name__ == "__main__":
