@@ -1,4 +1,4 @@
-"""Shared fixtures: a small random DNA batch and a seeded generator."""
+"""Shared fixtures: random DNA batches, and one end-to-end run of the tiny workflow config."""
 
 import numpy as np
 import pytest
@@ -28,3 +28,17 @@ def random_onehot(rng):
 def _torch_threads():
     torch.set_num_threads(2)
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny config (tests/config) run once end to end; returns its working directory.
+
+    Tests that only read outputs share this run; tests that modify or rerun the workflow
+    must copy the directory first (``shutil.copytree``).
+    """
+    from workflow_helpers import make_workdir, run_snakemake
+
+    workdir = make_workdir(tmp_path_factory.mktemp("tiny_run"))
+    run_snakemake(workdir, "--cores", "2")
+    return workdir

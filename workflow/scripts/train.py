@@ -44,7 +44,8 @@ def main(genome: str, regions_file: str, targets: dict, window: int, params: dic
         torch.save(result.model.state_dict(), tmp)
     with atomic_path(card_out) as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
-    print("held-out auROC: " + ", ".join(f"{t} {v:.3f}" for t, v in card["auroc"].items()))
+    print(f"{card['epochs']} epochs in {result.seconds:.0f} s; held-out auROC: "
+          + ", ".join(f"{t} {v:.3f}" for t, v in card["auroc"].items()))
 
 
 if "snakemake" in globals():
