@@ -10,7 +10,7 @@ rule motif_clusters:
         "../envs/motifscope.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=attempt_scaled(4000),
     params:
         threshold=config["annotation"]["cluster_threshold"],
         min_overlap=config["annotation"]["cluster_min_overlap"],
@@ -41,7 +41,7 @@ rule annotate_seqlets:
         "../envs/motifscope.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=attempt_scaled(8000),
     params:
         settings=config["annotation"],
         device=config["device"],

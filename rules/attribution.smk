@@ -12,8 +12,8 @@ rule attribute:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=config["attribution"]["mem_mb"],
-        runtime=config["attribution"]["runtime"],
+        mem_mb=attempt_scaled(config["attribution"]["mem_mb"]),
+        runtime=attempt_scaled(config["attribution"]["runtime"]),
     params:
         model=model_spec(),
         target_index=target_index,
@@ -45,7 +45,7 @@ rule merge_attributions:
     conda:
         "../envs/motifscope.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=attempt_scaled(4000),
     params:
         dtype=config["attribution"]["dtype"],
     script:

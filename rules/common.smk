@@ -27,6 +27,17 @@ def window():
     return config["window"]
 
 
+def attempt_scaled(base):
+    """Resource value that grows with the attempt: `base` on the first try, then
+    `base * attempt` when a profile's `retries:` resubmits a failed job, so a job killed
+    for memory or time (OUT_OF_MEMORY, TIMEOUT on Slurm) gets more the next time."""
+
+    def scaled(wildcards, attempt):
+        return base * attempt
+
+    return scaled
+
+
 # --- inputs that come from the user, or from the simulation for the demo --------------
 
 

@@ -26,8 +26,8 @@ rule filter_pwms:
         "../envs/motifscope.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(60),
     params:
         model=model_spec(),
         filters=config["filters"],
@@ -53,7 +53,7 @@ rule filter_tomtom:
         "../envs/motifscope.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=attempt_scaled(4000),
     params:
         tomtom=config["filters"]["tomtom"],
         device=config["device"],
@@ -74,8 +74,8 @@ rule filter_influence:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(120),
     params:
         model=model_spec(),
         targets=config["targets"],
@@ -108,7 +108,7 @@ rule filter_table:
     conda:
         "../envs/motifscope.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=attempt_scaled(2000),
     params:
         filters=config["filters"],
     script:

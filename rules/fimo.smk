@@ -13,8 +13,8 @@ rule fimo_scan:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(120),
     params:
         settings=config["fimo"],
         device=config["device"],
@@ -43,7 +43,7 @@ rule fimo:
     conda:
         "../envs/motifscope.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=attempt_scaled(8000),
     params:
         settings=config["fimo"],
     script:

@@ -20,8 +20,8 @@ rule marginalize:
         "../envs/motifscope.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(60),
     params:
         model=model_spec(),
         targets=config["targets"],

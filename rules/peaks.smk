@@ -11,7 +11,7 @@ rule extract_loci:
     conda:
         "../envs/motifscope.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=attempt_scaled(4000),
     params:
         window=config["window"],
         off_chrom=config["loci"]["off_chrom"],

@@ -13,7 +13,7 @@ rule predict:
         "../envs/motifscope.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=attempt_scaled(8000),
     params:
         model=model_spec(),
         targets=config["targets"],

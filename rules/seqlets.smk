@@ -25,8 +25,8 @@ rule call_seqlets:
         "../envs/motifscope.yaml"
     threads: 1
     resources:
-        mem_mb=config["seqlets"]["mem_mb"],
-        runtime=config["seqlets"]["runtime"],
+        mem_mb=attempt_scaled(config["seqlets"]["mem_mb"]),
+        runtime=attempt_scaled(config["seqlets"]["runtime"]),
     params:
         settings=config["seqlets"],
         device=config["device"],

@@ -33,8 +33,8 @@ rule train:
         "../envs/motifscope.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=attempt_scaled(4000),
+        runtime=attempt_scaled(30),
     params:
         train=config["train"],
         targets=config["targets"],
