@@ -399,26 +399,43 @@ def test_ism_full_length_default_and_bad_window():
 
 # --- workflow scripts (attribute one shard, merge shards) ------------------------------------
 
+SMALL_NET = """
+from torch import nn
+
+
+class SmallNet(nn.Module):
+    def __init__(self, n_targets=2, width=7):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv1d(4, 8, width, padding=width // 2), nn.ReLU(),
+                                  nn.MaxPool1d(4), nn.Conv1d(8, 8, 3), nn.ReLU(),
+                                  nn.AdaptiveMaxPool1d(1), nn.Flatten())
+        self.out = nn.Linear(8, n_targets)
+
+    def forward(self, x):
+        return self.out(self.body(x))
+"""
+
+
 @pytest.fixture
 def workflow_inputs(tmp_path):
-    """loci/onehot.h5 with 10 windows of 64 bp and a DemoCNN state_dict with 2 outputs."""
+    """loci/onehot.h5 with 10 windows of 64 bp and a small CNN (2 outputs) saved as a
+    state_dict with its class in a file (config model.class 'file.py:Class')."""
     import h5py
 
-    from motifscope.architectures import DemoCNN
+    from motifscope.models import import_class, load_model
 
     X = onehot(10, 64, seed=11).to(torch.uint8).numpy()
     with h5py.File(tmp_path / "onehot.h5", "w") as handle:
         handle.create_dataset("X", data=X)
+    (tmp_path / "small_net.py").write_text(SMALL_NET)
+    spec = {"path": str(tmp_path / "model.pt"), "class": f"{tmp_path / 'small_net.py'}:SmallNet",
+            "kwargs": {"n_targets": 2, "width": 7}}
     torch.manual_seed(0)
-    net = DemoCNN(n_targets=2, input_length=64, n_filters=8, filter_width=7, n_filters2=8,
-                  hidden=8)
-    torch.save(net.state_dict(), tmp_path / "model.pt")
-    spec = {"path": str(tmp_path / "model.pt"), "class": "motifscope.architectures.DemoCNN",
-            "kwargs": {"n_targets": 2, "input_length": 64, "n_filters": 8,
-                       "filter_width": 7, "n_filters2": 8, "hidden": 8}}
+    torch.save(import_class(spec["class"])(**spec["kwargs"]).state_dict(), spec["path"])
+    net = load_model(spec, input_length=64)
     params = {"method": "deeplift_shap", "n_shuffles": 4, "batch_size": 6,
               "warning_threshold": 0.01, "ism_start": None, "ism_end": None}
-    return tmp_path, X, net.eval(), spec, params
+    return tmp_path, X, net, spec, params
 
 
 def test_shards_merge_to_a_single_run_with_modisco_npz(workflow_inputs):
@@ -504,3 +521,59 @@ def test_attribute_script_bad_input_leaves_no_output(workflow_inputs, problem):
                        params, device=device)
     assert "\n" not in str(err.value)
     assert not (tmp / "out.h5").exists() and list(tmp.glob(".out.h5*")) == []
+
+
+# --- skipping layers that cannot change the explained output ---------------------------------
+
+class CountingConv(nn.Conv1d):
+    calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return super().forward(x)
+
+
+class TwoHeadsCounted(nn.Module):
+    """A counts-like head (explained) and a profile-like head (dead unless ``gate``)."""
+
+    def __init__(self, gate=False):
+        super().__init__()
+        self.gate = gate
+        self.body = nn.Sequential(nn.Conv1d(4, 6, 5, padding=2), nn.ReLU())
+        self.profile = CountingConv(6, 2, 9, padding=4)
+        self.counts = nn.Linear(6, 1)
+
+    @property
+    def profile_calls(self):
+        return self.profile.calls
+
+    def forward(self, x):
+        h = self.body(x)
+        profile = self.profile(h)
+        counts = self.counts(h.mean(-1))
+        if self.gate:  # the value of the profile head matters, but no gradient reaches it
+            counts = torch.where(profile.detach().mean((1, 2))[:, None] > 0, counts, -counts)
+        return profile, counts
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_dead_head_is_skipped_only_when_it_cannot_matter(gate):
+    net = TwoHeadsCounted(gate=gate).eval()
+    model = ModelAdapter(net, output=1)
+    X = onehot(3, 40)
+    refs = dinucleotide_shuffle(X, n=4, random_state=0)
+    full = deep_lift_shap(model, X, references=refs, prune_unused=False, batch_size=4,
+                          device="cpu")
+    calls_full = net.profile_calls  # 1 target check + 2 passes x 3 batches
+    pruned = deep_lift_shap(model, X, references=refs, batch_size=4, device="cpu")
+    calls_pruned = net.profile_calls - calls_full
+    torch.testing.assert_close(pruned, full, rtol=0, atol=1e-6)
+    if gate:  # verification refuses the stub: every pass still runs the profile head
+        assert calls_pruned >= calls_full
+    else:  # only the probes run it (1 target check + 1 trace + 2 verification passes)
+        assert calls_pruned <= 4 < calls_full
+    assert "forward" not in net.profile.__dict__  # the stub is gone afterwards
+    ism_full = saturation_mutagenesis(model, X, start=10, end=20, prune_unused=False,
+                                      device="cpu")
+    ism = saturation_mutagenesis(model, X, start=10, end=20, device="cpu")
+    torch.testing.assert_close(ism, ism_full, rtol=0, atol=1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import warnings
@@ -12,6 +13,7 @@ import torch
 from motifscope.attribution._common import (attribution_state, check_target, extra_inputs,
                                             model_dtype, onehot_batch, output_matrix)
 from motifscope.attribution._passes import DeepLiftPasses, FunctionalNonlinearityRecorder
+from motifscope.attribution._pruning import DeadBranchPruner
 from motifscope.attribution._rules import build_rules
 from motifscope.errors import InputError
 from motifscope.utils import as_tensor, progress
@@ -105,6 +107,34 @@ def _check_no_n(X, example_ids) -> None:
                          "shuffle N: drop such windows or pass references explicitly")
 
 
+def _rows(X, args, rows, device, dtype):
+    """Rows of X and of the extra inputs, on the device in the model's dtype."""
+    return X[rows].to(device, dtype), tuple(
+        a[rows].to(device, dtype) if a.is_floating_point() else a[rows].to(device)
+        for a in args)
+
+
+def _probe_target(model, X, args, target, device, dtype) -> int:
+    """Check the model output shape and the target index on two sequences."""
+    with torch.no_grad():
+        Xp, argsp = _rows(X, args, slice(0, 2), device, dtype)
+        return check_target(target, output_matrix(model(Xp, *argsp), len(Xp)).shape[1])
+
+
+def _pruner(model, X, args, source, target, rules, device, dtype):
+    """Skip layers that cannot change output ``target``, verified on examples and refs."""
+    Xp, argsp = _rows(X, args, slice(0, 2), device, dtype)
+    refs = source.get(0, 1)[0, :2]
+    refs_args = tuple(a[:1].expand(len(refs), *a.shape[1:]) for a in
+                      _rows(X, args, slice(0, 1), device, dtype)[1])
+
+    def select(raw):
+        return output_matrix(raw, raw.shape[0])[:, target]
+
+    return DeadBranchPruner(model, select, [(Xp, argsp), (refs, refs_args)],
+                            skip=tuple(rules))
+
+
 def _pair_batches(n_pairs: int, batch_size: int):
     for p0 in range(0, n_pairs, batch_size):
         yield p0, min(n_pairs, p0 + batch_size)
@@ -138,7 +168,7 @@ def _warn_deltas(deltas, output_change, warning_threshold, recorder) -> None:
 def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20,
                    batch_size=64, device="auto", random_state=None, hypothetical=False,
                    return_deltas=False, additional_nonlinear_ops=None, warning_threshold=0.01,
-                   verbose=None, example_ids=None):
+                   verbose=None, example_ids=None, prune_unused=True):
     """DeepLIFT/SHAP attributions: DeepLIFT (rescale rule) averaged over references.
 
     For each example x and reference r the multipliers m(x, r) satisfy
@@ -192,6 +222,11 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
         Global indices of the sequences (default ``arange(N)``), used to seed their
         references; pass them when attributing one shard of a larger set so that shards
         reproduce a single run.
+    prune_unused : bool, default True
+        Skip layers whose outputs cannot reach output ``target`` (e.g. BPNet's profile head
+        when its counts head is explained): found by gradient flow on two sequences and two
+        references, and kept only if the target values there are unchanged with those
+        layers returning zeros. Purely a speed-up; the skipped layers are logged.
 
     Returns
     -------
@@ -234,11 +269,16 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
     rules = build_rules(additional_nonlinear_ops)
     dtype = model_dtype(model)
 
-    with attribution_state(model, device) as device, DeepLiftPasses(rules) as passes, \
-            torch.enable_grad():
+    with contextlib.ExitStack() as stack:
+        device = stack.enter_context(attribution_state(model, device))
+        passes = stack.enter_context(DeepLiftPasses(rules))
+        stack.enter_context(torch.enable_grad())
         source = _ReferenceSource(references, X, n_shuffles, random_state, ids, batch_size,
                                   device, dtype)
         n_refs = source.n
+        target = _probe_target(model, X, args, target, device, dtype)
+        if prune_unused:
+            stack.enter_context(_pruner(model, X, args, source, target, rules, device, dtype))
         attributions = torch.zeros((n_examples, *X.shape[1:]), dtype=dtype)
         deltas = torch.empty(n_examples * n_refs, dtype=dtype)
         output_change = torch.zeros((), dtype=torch.float64)
@@ -254,8 +294,6 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
                            a[e0:e1].to(device))[local] for a in args)
 
             y_ref = output_matrix(passes.reference_pass(model, refs, argsb), p1 - p0)
-            if batch_index == 0:
-                target = check_target(target, y_ref.shape[1])
             Xb.requires_grad_(True)
             y = passes.example_pass(model, Xb, argsb, recorder if batch_index == 0 else None)
             y = output_matrix(y, p1 - p0)[:, target]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from motifscope.attribution._common import (attribution_state, check_target, extra_inputs,
                                             model_dtype, onehot_batch, output_matrix)
+from motifscope.attribution._pruning import DeadBranchPruner
 from motifscope.errors import InputError
 from motifscope.utils import progress
 
@@ -39,6 +42,19 @@ def _predict(model, X, args, batch_size, device, dtype):
     return torch.cat(outputs)
 
 
+def _pruner(model, X, args, target, device, dtype):
+    """Skip layers that cannot change output ``target``, verified on two sequences and on
+    their reverses (any one-hot input will do)."""
+    rows = slice(0, 2)
+    Xp = X[rows].to(device, dtype)
+    argsp = tuple(_to_device(a[rows], device, dtype) for a in args)
+
+    def select(raw):
+        return output_matrix(raw, raw.shape[0])[:, target]
+
+    return DeadBranchPruner(model, select, [(Xp, argsp), (Xp.flip(-1), argsp)])
+
+
 def _editable(X, start, end) -> torch.Tensor:
     """(N, 4, W) bool: substitutions that change the sequence. A clean column has three; an
     N (or otherwise not one-hot) column has all four."""
@@ -58,7 +74,7 @@ def _apply_edits(X_chunk, example, base, position):
 
 def saturation_mutagenesis(model, X, args=None, target=0, start=None, end=None,
                            batch_size=256, device="auto", hypothetical=False,
-                           raw_outputs=False, verbose=None):
+                           raw_outputs=False, verbose=None, prune_unused=True):
     """Saturation mutagenesis: predict every single-base substitution in a window.
 
     All substitutions that change the sequence (3 per base, 4 at an N) in ``[start, end)``
@@ -89,6 +105,9 @@ def saturation_mutagenesis(model, X, args=None, target=0, start=None, end=None,
         Also return the per-substitution effects.
     verbose : bool, optional
         Progress bar over edits.
+    prune_unused : bool, default True
+        Skip layers whose outputs cannot reach output ``target`` (see
+        :func:`motifscope.attribution.deep_lift_shap`).
 
     Returns
     -------
@@ -115,10 +134,14 @@ def saturation_mutagenesis(model, X, args=None, target=0, start=None, end=None,
     dtype = model_dtype(model)
     width = end - start
 
-    with attribution_state(model, device) as device, torch.no_grad():
-        reference = _predict(model, X, args, batch_size, device, dtype)
-        target = check_target(target, reference.shape[1])
-        reference = reference[:, target]
+    with contextlib.ExitStack() as stack:
+        device = stack.enter_context(attribution_state(model, device))
+        stack.enter_context(torch.no_grad())
+        probe = _predict(model, X[:2], tuple(a[:2] for a in args), batch_size, device, dtype)
+        target = check_target(target, probe.shape[1])
+        if prune_unused:
+            stack.enter_context(_pruner(model, X, args, target, device, dtype))
+        reference = _predict(model, X, args, batch_size, device, dtype)[:, target]
         effects = torch.zeros((n_examples, 4, width), dtype=dtype)
         chunk = max(1, _EDIT_BATCHES_PER_CHUNK * batch_size // (3 * width))
         bar = progress(total=int(_editable(X, start, end).sum()), desc="ism", unit="edit",
