@@ -91,6 +91,7 @@ class DeadBranchPruner:
     def __init__(self, model, select, probes, skip=()):
         self.model, self.select, self.probes, self.skip = model, select, probes, tuple(skip)
         self.stubbed: list[torch.nn.Module] = []
+        self._stubs: dict[int, object] = {}
 
     def __enter__(self):
         try:
@@ -140,6 +141,9 @@ class DeadBranchPruner:
             key = id(call.module)
             if key in alive or isinstance(call.module, self.skip) or len(shapes[key]) != 1:
                 continue
+            if isinstance(call.module, torch.jit.ScriptModule) or \
+                    "forward" in call.module.__dict__:  # scripted or already patched
+                continue
             if _inside(calls, i, chosen_calls):
                 continue
             (shape, dtype, batch), = shapes[key]
@@ -151,13 +155,16 @@ class DeadBranchPruner:
 
     def _install(self, dead):
         for module, shape, dtype in dead.values():
-            module.forward = _stub(shape, dtype)
+            stub = _stub(shape, dtype)
+            module.forward = stub
             self.stubbed.append(module)
+            self._stubs[id(module)] = stub
 
     def _remove(self):
-        for module in self.stubbed:
-            module.__dict__.pop("forward", None)
-        self.stubbed = []
+        for module in self.stubbed:  # only undo what was done here
+            if module.__dict__.get("forward") is self._stubs.get(id(module)):
+                del module.__dict__["forward"]
+        self.stubbed, self._stubs = [], {}
 
     def _same_outputs(self, dead) -> bool:
         """Whether the target values on every probe batch survive stubbing ``dead``."""
