@@ -98,13 +98,16 @@ class _ReferenceSource:
         return refs.to(self.device, self.dtype)
 
 
-def _check_no_n(X, example_ids) -> None:
-    has_n = (X.sum(dim=1) == 0)
-    if bool(has_n.any()):
-        row, col = (int(v) for v in torch.nonzero(has_n)[0])
-        raise InputError(f"sequence {int(example_ids[row])} has an N (all-zero column) at "
-                         f"position {col}; the default dinucleotide-shuffle references cannot "
-                         "shuffle N: drop such windows or pass references explicitly")
+def _check_no_n(X, example_ids, block: int = 1024) -> None:
+    """Fail before any work when a sequence has an N (the default shuffle cannot take it)."""
+    for first in range(0, X.shape[0], block):
+        has_n = X[first:first + block].amax(dim=1) == 0
+        if bool(has_n.any()):
+            row, col = (int(v) for v in torch.nonzero(has_n)[0])
+            raise InputError(f"sequence {int(example_ids[first + row])} has an N (all-zero "
+                             f"column) at position {col}; the default dinucleotide-shuffle "
+                             "references cannot shuffle N: drop such windows or pass "
+                             "references explicitly")
 
 
 def _rows(X, args, rows, device, dtype):
@@ -133,6 +136,27 @@ def _pruner(model, X, args, source, target, rules, device, dtype):
 
     return DeadBranchPruner(model, select, [(Xp, argsp), (refs, refs_args)],
                             skip=tuple(rules))
+
+
+def _pair_multipliers(passes, model, Xb, refs, argsb, target, recorder):
+    """DeepLIFT multipliers (B, 4, L) of one batch of pairs, and f(x) - f(ref) (B,)."""
+    y_ref = output_matrix(passes.reference_pass(model, refs, argsb), len(refs))[:, target]
+    Xb = Xb.detach().requires_grad_(True)
+    y = output_matrix(passes.example_pass(model, Xb, argsb, recorder), len(Xb))[:, target]
+    if not y.requires_grad:
+        raise InputError(f"output {target} of the model does not depend on the input "
+                         "sequence, so it has no attributions")
+    (multipliers,) = torch.autograd.grad(y.sum(), Xb)
+    return multipliers, y.detach() - y_ref
+
+
+def _hypothetical_sums(multipliers, refs, local, n_examples):
+    """Sum over each example's pairs of the hypothetical contributions
+    ``m[b] - sum_c ref[c] m[c]`` (the multipliers are overwritten)."""
+    hypothetical = multipliers.sub_((refs * multipliers).sum(dim=1, keepdim=True))
+    sums = torch.zeros((n_examples, *hypothetical.shape[1:]), dtype=hypothetical.dtype,
+                       device=hypothetical.device)
+    return sums.index_add_(0, local, hypothetical)
 
 
 def _pair_batches(n_pairs: int, batch_size: int):
@@ -287,31 +311,18 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
                        verbose=verbose)
         for batch_index, (p0, p1) in enumerate(_pair_batches(n_examples * n_refs, batch_size)):
             e0, e1 = p0 // n_refs, (p1 - 1) // n_refs + 1
-            local = torch.arange(p0, p1, device=device) // n_refs - e0
+            local = torch.arange(p0, p1, device=device) // n_refs - e0  # example of each pair
             refs = source.get(e0, e1).reshape(-1, *X.shape[1:])[p0 - e0 * n_refs:p1 - e0 * n_refs]
-            Xb = X[e0:e1].to(device, dtype)[local]
-            argsb = tuple((a[e0:e1].to(device, dtype) if a.is_floating_point() else
-                           a[e0:e1].to(device))[local] for a in args)
-
-            y_ref = output_matrix(passes.reference_pass(model, refs, argsb), p1 - p0)
-            Xb.requires_grad_(True)
-            y = passes.example_pass(model, Xb, argsb, recorder if batch_index == 0 else None)
-            y = output_matrix(y, p1 - p0)[:, target]
-            if not y.requires_grad:
-                raise InputError(f"output {target} of the model does not depend on the input "
-                                 "sequence, so it has no attributions")
-            (multipliers,) = torch.autograd.grad(y.sum(), Xb)
+            Xb, argsb = _rows(X, args, slice(e0, e1), device, dtype)
+            Xb, argsb = Xb[local], tuple(a[local] for a in argsb)
+            multipliers, change = _pair_multipliers(
+                passes, model, Xb, refs, argsb, target,
+                recorder if batch_index == 0 else None)
             if batch_index == 0:
                 _warn_functional(recorder)
-
-            change = (y.detach() - y_ref[:, target])
-            deltas[p0:p1] = ((Xb.detach() - refs) * multipliers).sum(dim=(1, 2)).sub_(
-                change).cpu()
+            deltas[p0:p1] = ((Xb - refs) * multipliers).sum(dim=(1, 2)).sub_(change).cpu()
             output_change += change.abs().sum().double().cpu()
-            hypothetical_batch = multipliers.sub_((refs * multipliers).sum(dim=1, keepdim=True))
-            per_example = torch.zeros((e1 - e0, *X.shape[1:]), dtype=dtype, device=device)
-            per_example.index_add_(0, local, hypothetical_batch)
-            attributions[e0:e1] += per_example.cpu()
+            attributions[e0:e1] += _hypothetical_sums(multipliers, refs, local, e1 - e0).cpu()
             bar.update(p1 - p0)
         bar.close()
 
