@@ -372,9 +372,15 @@ def test_ism_equals_naive_loop_with_window_and_n():
     X[2, :, 7] = 0  # an N: all four bases are real edits there
     control = torch.rand(3, 2, 20, dtype=torch.float64)
     expected = naive_ism(model, X, control, 1, 4, 15)
+    rows = []
+    hook = model.register_forward_pre_hook(lambda module, args: rows.append(len(args[0])))
     attr, effects = saturation_mutagenesis(model, X, args=(control,), target=1, start=4,
                                            end=15, batch_size=7, raw_outputs=True,
-                                           hypothetical=True, device="cpu")
+                                           hypothetical=True, device="cpu",
+                                           prune_unused=False)
+    hook.remove()
+    # 2 probe rows + 3 originals + 3 edits per position (4 at the N): no-op edits skipped
+    assert sum(rows) == 2 + 3 + 3 * 3 * 11 + 1
     torch.testing.assert_close(effects, expected, rtol=0, atol=1e-12)
     centred = expected - expected.mean(1, keepdim=True)
     centred[:, :, :4] = 0
