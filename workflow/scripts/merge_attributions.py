@@ -69,7 +69,7 @@ def summarise_deltas(deltas: np.ndarray, shard_warnings: list[str]) -> None:
     """Log max / mean / 99.9th percentile |delta|, and warn with each shard's convergence
     warning (deep_lift_shap warns when the deltas are large relative to the output change)."""
     if deltas.size == 0:
-        log.info("no convergence deltas (ISM)")
+        log.info("no convergence deltas (ISM, or no loci)")
     else:
         magnitude = np.abs(deltas)
         log.info("convergence deltas over %d pairs: max |delta| %.3g, mean %.3g, 99.9th "
