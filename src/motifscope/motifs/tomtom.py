@@ -830,8 +830,11 @@ class _SpanKeys:
         dev = pair_table.device
         n_classes = int(pair_class.max()) + 1
         kinds_per_class = torch.bincount(pair_class, minlength=n_classes)
+        # Keys are class * base^8 + counts in base 65: exact in int64 while the class
+        # number stays below 2^63 / 65^8 (~28,000; batches hold at most 4,096 queries).
         self.shared = int(kinds_per_class.max()) <= _MAX_KINDS_PER_CLASS and \
-            int(widths.max()) < _KEY_BASE
+            int(widths.max()) < _KEY_BASE and \
+            n_classes * _KEY_BASE ** _MAX_KINDS_PER_CLASS < 2**63
         if self.shared:
             # Local digit of each pair within its class.
             order = torch.argsort(pair_class, stable=True)
