@@ -1,8 +1,14 @@
 """Shared fixtures: random DNA batches, and one end-to-end run of the tiny workflow config."""
 
-import numpy as np
-import pytest
-import torch
+import os
+
+# Idle OpenMP threads spin by default; on a shared 2-core machine that starves the other
+# process (snakemake jobs, oracle tools). Must be set before torch loads libgomp.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture
