@@ -33,6 +33,7 @@ include: "rules/annotate.smk"
 include: "rules/fimo.smk"
 include: "rules/filters.smk"
 include: "rules/marginalize.smk"
+include: "rules/report.smk"
 
 
 rule all:

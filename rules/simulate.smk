@@ -15,6 +15,7 @@ rule simulate:
         simulate=config["simulate"],
         window=config["window"],
         random_state=config["random_state"],
+        targets=list(config["targets"]),
     script:
         "../workflow/scripts/simulate.py"
 

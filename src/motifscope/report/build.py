@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+from motifscope.report.figures import message_figure
 from motifscope.report.html import Section, note, page
 from motifscope.report.sections import SECTIONS, ReportContext
 from motifscope.utils import atomic_path
@@ -15,7 +16,8 @@ log = logging.getLogger("motifscope.report")
 
 def build_report(run_dir: str | os.PathLike, config: dict, out_html: str | os.PathLike,
                  figure_dir: str | os.PathLike | None = None, inputs: dict | None = None,
-                 source_dir: str | os.PathLike | None = None, sections=None) -> list[Path]:
+                 source_dir: str | os.PathLike | None = None, sections=None,
+                 expected_figures=()) -> list[Path]:
     """Write the self-contained report of one run, and its figures.
 
     Parameters
@@ -34,6 +36,9 @@ def build_report(run_dir: str | os.PathLike, config: dict, out_html: str | os.Pa
         The workflow checkout whose git revision is reported.
     sections : list of callables, optional
         Section builders (default :data:`motifscope.report.sections.SECTIONS`).
+    expected_figures : list of str, optional
+        Figure stems the caller declared (e.g. as workflow outputs); any that no section
+        drew (its stage had nothing to show) is written as a figure saying so.
 
     Returns
     -------
@@ -49,6 +54,11 @@ def build_report(run_dir: str | os.PathLike, config: dict, out_html: str | os.Pa
     for make in sections or SECTIONS:
         log.info("section %s", make.__name__)
         built.append(make(ctx))
+    drawn = {p.with_suffix("").name for p in ctx.figures_written}
+    for stem in expected_figures:
+        if stem not in drawn:
+            ctx.save(message_figure(f"{stem}: nothing to draw for this run; see report.html"),
+                     stem)
     statuses = ", ".join(f"{s.id}: {s.status}" for s in built)
     log.info("sections: %s", statuses)
     title = f"motifscope report: {config.get('run', run_dir.name)}"
