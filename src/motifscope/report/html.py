@@ -111,7 +111,7 @@ def figure(image_source, caption, alt: str | None = None) -> Markup:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+    return isinstance(value, numbers.Number) and not isinstance(value, (bool, np.bool_))
 
 
 def format_number(value, digits: int = 4) -> str:
@@ -131,9 +131,12 @@ def format_number(value, digits: int = 4) -> str:
 def _cell(value, digits: int) -> Markup:
     if isinstance(value, Markup):
         return Markup(f"<td>{value}</td>")
+    if isinstance(value, (bool, np.bool_)):
+        return Markup(f"<td>{'yes' if value else 'no'}</td>")
     if _is_number(value):
         number = float(value)
-        sort_key = "" if math.isnan(number) else repr(number)
+        sort_key = ("" if math.isnan(number) else str(int(value))
+                    if isinstance(value, numbers.Integral) else repr(number))
         return Markup(f'<td class="num" data-value="{sort_key}">'
                       f"{escape(format_number(value, digits))}</td>")
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -398,7 +398,12 @@ def _examples(ctx: ReportContext, target: str, n: int, width: int) -> list[dict]
                  f"{int(locus['start']) + end}")
         if predictions is not None:
             title += f", {target} output {predictions.loc[i, target]:.3g}"
-        example = {"matrix": matrix[:, start:end], "start": start, "title": title}
+        example = {"matrix": matrix[:, start:end], "start": start, "title": title,
+                   "locus": {"locus": i, "name": locus["name"], "chrom": locus["chrom"],
+                             "start": int(locus["start"]), "end": int(locus["end"]),
+                             "shown": f"{start}-{end}",
+                             "output": (predictions.loc[i, target] if predictions is not None
+                                        else np.nan)}}
         for kind, table in marks.items():
             if table is None:
                 continue
@@ -438,7 +443,8 @@ def attribution_section(ctx: ReportContext) -> Section:
             continue
         any_target = True
         png = ctx.save(figures.attribution_examples_figure(examples), f"attribution_{target}")
-        section.add(figure(png, f"Top {len(examples)} loci for target {target}."))
+        section.add(figure(png, f"Top {len(examples)} loci for target {target}."),
+                    table(pd.DataFrame([e["locus"] for e in examples])))
     if not any_target and section.status == "ok":
         section.status = "empty"
     return section
