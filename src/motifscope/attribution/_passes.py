@@ -166,15 +166,20 @@ class DeepLiftPasses:
             module.inplace = False
             self._inplace_restore.append(module)
         x = args[0] if outermost and args and isinstance(args[0], torch.Tensor) else None
-        self._stack.append(x)
+        self._stack.append((x, args[1:]))
         if self.recorder is not None:
             self.recorder.depth += 1
+        if self._mode == "apply" and x is not None and x.requires_grad:
+            # the layer runs on a detached input (no autograd graph, no saved tensors, and
+            # max-pooling takes its fast path without indices); the rule's output carries
+            # the gradient instead
+            return (x.detach(), *args[1:])
         return None
 
     def _post_hook(self, module, args, output):
         if self._mode is None or self.rule_for(module) is None or not self._stack:
             return None
-        x = self._stack.pop()
+        x, rest = self._stack.pop()
         try:
             if self._stack:  # nested inside another hooked layer: the outer rule decides
                 return None
@@ -188,13 +193,13 @@ class DeepLiftPasses:
                 else:
                     self._records.append(_Record(module, None, None, 0, 0))
                 return None
-            return self._apply(module, x, y, output)
+            return self._apply(module, x, rest, y, output)
         finally:
             # decremented last, so the rule's own tensor operations are not reported
             if self.recorder is not None:
                 self.recorder.depth -= 1
 
-    def _apply(self, module, x, y, output):
+    def _apply(self, module, x, rest, y, output):
         if self._cursor >= len(self._records):
             raise RuntimeError(
                 f"{type(module).__name__} was called on the examples but not on the "
@@ -219,14 +224,28 @@ class DeepLiftPasses:
                 "operation (e.g. `h += r`) by an out-of-place one (`h = h + r`)")
         self.hooked_calls += 1
         rule = self.rule_for(module)
+        y = y.detach()
 
         def local_grad(grad):
-            return torch.autograd.grad(y, x, grad, retain_graph=True)[0]
+            """The layer's ordinary vector-Jacobian product at the example input."""
+            x_leaf = x.detach().requires_grad_(True)
+            with torch.enable_grad():
+                y_leaf = _first_output(self._rerun(module, x_leaf, rest))
+            return torch.autograd.grad(y_leaf, x_leaf, grad)[0]
 
-        backward = rule(module, x.detach(), record.x, y.detach(), record.y, local_grad)
-        if backward is None:
-            return None
-        return _replace_first_output(output, _ApplyRule.apply(x, (y.detach(), backward)))
+        backward = rule(module, x.detach(), record.x, y, record.y, local_grad)
+        if backward is None:  # treated as linear: the layer's own gradient, so rerun it
+            with torch.enable_grad():
+                return self._rerun(module, x, rest)
+        return _replace_first_output(output, _ApplyRule.apply(x, (y, backward)))
+
+    def _rerun(self, module, x, rest):
+        """Call the layer's forward again with the hooks muted (for ordinary gradients)."""
+        mode, self._mode = self._mode, None
+        try:
+            return module(x, *rest)
+        finally:
+            self._mode = mode
 
 
 # Functions that are not linear in their tensor arguments. Called from ``forward`` outside a
