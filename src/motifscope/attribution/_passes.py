@@ -7,9 +7,10 @@ tangermeme and captum do), we
 
 1. run the references alone, without autograd, and record the input and output of every
    hooked layer call in call order (:meth:`DeepLiftPasses.reference_pass`);
-2. run the examples with autograd; at each hooked layer call the output is replaced by the
-   same values whose backward applies the layer's DeepLIFT rule, built from the example
-   activations and the matching recorded reference ones (:meth:`DeepLiftPasses.example_pass`).
+2. run the examples with autograd; each hooked layer runs on its input *detached* (no graph,
+   no saved tensors) and its output is replaced by the same values whose backward applies
+   the layer's DeepLIFT rule, built from the example activations and the matching recorded
+   reference ones (:meth:`DeepLiftPasses.example_pass`).
 
 One backward pass over the example rows then yields the multipliers. This costs one
 inference forward + one forward + one backward on B rows, instead of a forward and a
