@@ -86,8 +86,8 @@ def attribute(side: str, name: str, n: int, batch_size: int, device: str, given:
                                   references=dinucleotide_shuffle if refs_ is None else refs_,
                                   batch_size=batch_size, device=device,
                                   warning_threshold=float("inf"))
-    warm = (X[:1], None if args is None else (args[0][:1],), refs[:1] if given else None)
-    call(*warm)  # one-time costs (numba compilation, oneDNN kernel selection)
+    k = min(n, 8)  # warm-up with full batches: numba compilation, oneDNN kernel selection
+    call(X[:k], None if args is None else (args[0][:k],), refs[:k] if given else None)
     wall, cpu = time.perf_counter(), time.process_time()
     attr = call(X, args, refs if given else None)
     if device.startswith("cuda"):

@@ -60,7 +60,9 @@ def rescale_relu(module, x, x_ref, y, y_ref, local_grad) -> Backward:
     _check_same_shape(module, x, y, "rescale")
     y_ref = x_ref.clamp_min(0) if y_ref is None else y_ref
     slope, flat = _secant(x, x_ref, y, y_ref)
-    slope = torch.where(flat, x > 0, slope)
+    # few elements are flat: patch them by index instead of a full-size torch.where
+    where_flat = flat.nonzero(as_tuple=True)
+    slope.index_put_(where_flat, (x[where_flat] > 0).to(slope.dtype))
     return lambda grad: grad * slope
 
 
