@@ -159,7 +159,7 @@ def test_rebuilding_gives_identical_bytes(synthetic, tmp_path):
 def test_empty_seqlets_and_hits_get_a_sentence(tmp_path):
     run = make_run(tmp_path, empty_seqlets=("ctcf", "spi1"), empty_fimo=("ctcf", "spi1"),
                    filters_match=False)
-    build_report(run, make_config(), run / "report.html")
+    build_report(run, make_config(report={"n_examples": 1}), run / "report.html")
     page = (run / "report.html").read_text()
     status = _statuses(page)
     assert status["seqlets"] == "empty" and status["fimo"] == "empty"
@@ -172,7 +172,8 @@ def test_empty_seqlets_and_hits_get_a_sentence(tmp_path):
 
 def test_stages_switched_off_are_listed_as_skipped(tmp_path):
     run = make_run(tmp_path)
-    config = make_config(stages={"fimo": False, "marginalize": False, "filters": False})
+    config = make_config(stages={"fimo": False, "marginalize": False, "filters": False},
+                         report={"n_examples": 1})
     build_report(run, config, run / "report.html")
     page = (run / "report.html").read_text()
     status = _statuses(page)
@@ -187,7 +188,8 @@ def test_missing_outputs_are_marked_not_crashed(tmp_path):
     run = make_run(tmp_path)
     (run / "marginalize" / "spi1.tsv").unlink()
     (run / "predictions" / "predictions.tsv").unlink()
-    build_report(run, make_config(), run / "report.html", expected_figures=["performance"])
+    build_report(run, make_config(report={"n_examples": 1}), run / "report.html",
+                 expected_figures=["performance"])
     page = (run / "report.html").read_text()
     assert _statuses(page)["model"] == "missing"
     assert "synthetic/marginalize/spi1.tsv" in _section(page, "marginalize")
@@ -197,7 +199,7 @@ def test_missing_outputs_are_marked_not_crashed(tmp_path):
 
 def test_user_data_without_truth_skips_recovery(tmp_path):
     run = make_run(tmp_path)
-    config = make_config()
+    config = make_config(report={"n_examples": 1})
     config["simulate"]["enabled"] = False
     build_report(run, config, run / "report.html")
     page = (run / "report.html").read_text()

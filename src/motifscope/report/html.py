@@ -231,7 +231,8 @@ background:#fafafa}
 header{background:#233;color:#fff;padding:14px 24px}header h1{margin:0;font-size:22px}
 header p{margin:4px 0 0;color:#cdd}
 nav{position:sticky;top:0;background:#eef1f3;border-bottom:1px solid #ccd;padding:6px 24px;
-z-index:2}nav a{margin-right:14px;color:#234;text-decoration:none;white-space:nowrap}
+z-index:2;display:flex;flex-wrap:wrap;gap:4px 16px}nav a{color:#234;text-decoration:none;
+white-space:nowrap}nav a.skipped,nav a.empty{color:#888}nav a.missing{color:#a11}
 main{padding:8px 24px 40px;max-width:1300px}
 section{background:#fff;border:1px solid #dde;border-radius:6px;margin:18px 0;padding:6px 18px 14px}
 h2{font-size:18px;border-bottom:1px solid #eee;padding-bottom:4px}h3{font-size:15px;margin:16px 0 6px}
@@ -249,7 +250,7 @@ font-variant-numeric:tabular-nums}caption{text-align:left;font-weight:bold;paddi
 tbody tr:nth-child(even){background:#f8fafb}
 .more{color:#666;font-size:12px}pre{background:#f4f4f4;padding:8px;overflow-x:auto;font-size:12px}
 figure{margin:10px 0}figcaption{color:#444;font-size:12.5px;max-width:900px}
-img.figure{max-width:100%;height:auto;border:1px solid #eee}img.logo{height:38px}
+img.figure{max-width:100%;height:auto;border:1px solid #eee}img.logo{height:60px}
 code{background:#f1f1f1;padding:0 3px}
 """
 
@@ -316,7 +317,9 @@ def page(title: str, subtitle: str, sections: list[Section]) -> str:
     str
         A complete HTML5 document with inline CSS and JavaScript and no external resource.
     """
-    links = "".join(f'<a href="#{escape(s.id)}">{escape(s.title)}</a>' for s in sections)
+    links = "".join(f'<a href="#{escape(s.id)}" class="{escape(s.status)}" '
+                    f'title="{escape(STATUS_LABELS.get(s.status, s.status))}">'
+                    f"{escape(s.title)}</a>" for s in sections)
     body = "".join(s.render() for s in sections)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'

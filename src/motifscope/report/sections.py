@@ -335,15 +335,28 @@ def _seqlet_marks(ctx: ReportContext, target: str) -> pd.DataFrame | None:
                          "end": table["window_end"].to_numpy(), "label": label})
 
 
+def read_hits(path, columns: list, keep=None, chunk_size: int = 500_000) -> pd.DataFrame:
+    """FIMO hits (``fimo/<target>.hits.tsv.gz``) read in chunks, keeping only ``columns``
+    and the rows where ``keep(chunk)`` is true, so memory follows what is kept."""
+    parts = []
+    for chunk in pd.read_csv(path, sep="\t", usecols=columns, chunksize=chunk_size,
+                             keep_default_na=False, na_values={"q-value": ["", "nan", "NaN"]},
+                             dtype={"motif_id": str, "motif_alt_id": str, "chrom": str}):
+        parts.append(chunk[keep(chunk)] if keep is not None else chunk)
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)
+
+
 def _fimo_marks(ctx: ReportContext, target: str, loci_idx) -> pd.DataFrame | None:
     relative = f"fimo/{target}.hits.tsv.gz"
     if not ctx.exists(relative):
         return None
     threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
-    hits = pd.read_csv(ctx.path(relative), sep="\t", keep_default_na=False,
-                       usecols=["motif_id", "motif_alt_id", "sequence_name", "start", "end",
-                                "attribution"], dtype={"motif_id": str, "motif_alt_id": str})
-    hits = hits[hits["sequence_name"].isin(list(loci_idx)) & (hits["attribution"] >= threshold)]
+    wanted = set(int(i) for i in loci_idx)
+    hits = read_hits(ctx.path(relative), ["motif_id", "motif_alt_id", "sequence_name",
+                                          "start", "end", "attribution"],
+                     lambda c: c["sequence_name"].isin(wanted) & (c["attribution"] >= threshold))
     names = hits["motif_alt_id"].where(hits["motif_alt_id"] != "", hits["motif_id"])
     return pd.DataFrame({"example_idx": hits["sequence_name"].to_numpy(),
                          "start": hits["start"].to_numpy(), "end": hits["end"].to_numpy(),
@@ -530,8 +543,8 @@ def deltas_section(ctx: ReportContext) -> Section:
 def seqlets_section(ctx: ReportContext) -> Section:
     """Seqlets per target and their TOMTOM annotation counts."""
     section = Section("seqlets", "Seqlets and their annotation")
-    if not (ctx.stage_on("seqlets") and ctx.stage_on("attribution")):
-        return _skipped(section, "seqlets" if not ctx.stage_on("seqlets") else "attribution")
+    if not ctx.stage_on("seqlets"):
+        return _skipped(section, "seqlets")
     max_q = ctx.setting("annotation", "max_qvalue", default=0.05)
     group_by = ctx.setting("annotation", "group_by", default="cluster")
     max_rows = int(ctx.setting("report", "max_rows", default=50))
@@ -580,8 +593,8 @@ def seqlets_section(ctx: ReportContext) -> Section:
 def fimo_section(ctx: ReportContext) -> Section:
     """FIMO hits per motif and target, thresholded by attribution."""
     section = Section("fimo", "FIMO hits thresholded by attribution")
-    if not (ctx.stage_on("fimo") and ctx.stage_on("attribution")):
-        return _skipped(section, "fimo" if not ctx.stage_on("fimo") else "attribution")
+    if not ctx.stage_on("fimo"):
+        return _skipped(section, "fimo")
     threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
     p_threshold = ctx.setting("fimo", "threshold", default=1e-4)
     max_rows = int(ctx.setting("report", "max_rows", default=50))
@@ -707,6 +720,16 @@ def _optional_tables(ctx: ReportContext, pattern: str, stage_ok: bool, **kwargs)
     return found or None
 
 
+def _fimo_calls(ctx: ReportContext) -> dict | None:
+    """Per target, the FIMO hits passing the attribution threshold (genome coordinates)."""
+    threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
+    columns = ["motif_id", "chrom", "genome_start", "genome_end", "attribution"]
+    found = {t: read_hits(ctx.path(f"fimo/{t}.hits.tsv.gz"), columns,
+                          lambda c: c["attribution"] >= threshold)
+             for t in ctx.targets if ctx.exists(f"fimo/{t}.hits.tsv.gz")}
+    return found or None
+
+
 def recovery_section(ctx: ReportContext) -> Section:
     """For simulations: which planted motifs each method found (recall, precision)."""
     from motifscope.report.recovery import MotifGroups, planted_motif_recovery, sites_in_loci
@@ -724,21 +747,19 @@ def recovery_section(ctx: ReportContext) -> Section:
     if sites_in_loci(truth, loci).empty:
         section.status = "empty"
         return section.add(note("No planted site lies inside an analysed window."))
-    attribution = ctx.stage_on("attribution")
     text = {"dtype": {"chrom": str, "motif_id": str, "motif_alt_id": str},
             "keep_default_na": False, "na_values": {"q-value": ["", "nan", "NaN"]}}
     database = ctx.tsv("motifs/database.tsv", dtype=str, keep_default_na=False) if ctx.exists(
         "motifs/database.tsv") else None
     clusters = ctx.tsv("motifs/clusters.tsv", dtype=str, keep_default_na=False) if ctx.exists(
         "motifs/clusters.tsv") else None
-    seqlets_on = attribution and ctx.stage_on("seqlets")
+    seqlets_on = ctx.stage_on("seqlets")
     per_motif, summary = planted_motif_recovery(
         truth, loci, ctx.targets,
         seqlets=_optional_tables(ctx, "seqlets/{target}.annotated.tsv", seqlets_on, **text),
         raw_seqlets=_optional_tables(ctx, "seqlets/{target}.tsv", seqlets_on,
                                      dtype={"chrom": str}),
-        fimo=_optional_tables(ctx, "fimo/{target}.hits.tsv.gz",
-                              attribution and ctx.stage_on("fimo"), **text),
+        fimo=_fimo_calls(ctx) if ctx.stage_on("fimo") else None,
         filters=(ctx.tsv("filters/matches.tsv", dtype=str, keep_default_na=False)
                  if ctx.stage_on("filters") and ctx.exists("filters/matches.tsv") else None),
         marginalization=_optional_tables(ctx, "marginalize/{target}.tsv",
