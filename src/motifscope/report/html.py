@@ -13,7 +13,6 @@ import base64
 import html
 import math
 import numbers
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,10 +65,12 @@ def note(*parts) -> Markup:
 
 
 def code(text) -> Markup:
+    """Inline code (a file name, a config key), escaped."""
     return tag("code", str(text))
 
 
 def preformatted(text: str) -> Markup:
+    """A ``<pre>`` block of escaped text (e.g. the config as YAML)."""
     return tag("pre", text)
 
 
@@ -235,7 +236,8 @@ z-index:2;display:flex;flex-wrap:wrap;gap:4px 16px}nav a{color:#234;text-decorat
 white-space:nowrap}nav a.skipped,nav a.empty{color:#888}nav a.missing{color:#a11}
 main{padding:8px 24px 40px;max-width:1300px}
 section{background:#fff;border:1px solid #dde;border-radius:6px;margin:18px 0;padding:6px 18px 14px}
-h2{font-size:18px;border-bottom:1px solid #eee;padding-bottom:4px}h3{font-size:15px;margin:16px 0 6px}
+h2{font-size:18px;border-bottom:1px solid #eee;padding-bottom:4px}
+h3{font-size:15px;margin:16px 0 6px}
 .badge{font-size:11px;font-weight:normal;border-radius:8px;padding:2px 8px;margin-left:8px;
 vertical-align:middle;background:#d7efd9;color:#164}
 .badge.empty{background:#fde9c8;color:#7a4b00}.badge.skipped{background:#e4e4e4;color:#555}
@@ -329,11 +331,3 @@ def page(title: str, subtitle: str, sections: list[Section]) -> str:
             f"<header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header>"
             f"<nav>{links}</nav><main>{body}</main>"
             f"<script>{_SCRIPT}</script></body></html>\n")
-
-
-def relative(path: str | os.PathLike, root: str | os.PathLike) -> str:
-    """``path`` relative to ``root`` when inside it, for display."""
-    try:
-        return str(Path(path).resolve().relative_to(Path(root).resolve()))
-    except ValueError:
-        return str(path)
