@@ -194,3 +194,20 @@ def test_ism_vs_tangermeme():
     assert ours[:, :, 20:70].abs().max() > 1e-2
     assert (ours[:, :, 20:70] - theirs).abs().max() <= TOL
     assert ours[:, :, :20].abs().max() == 0 and ours[:, :, 70:].abs().max() == 0
+
+
+def test_streamed_npz_reads_back_in_modisco_lite(tmp_path):
+    """merge_attributions streams arr_0 into the .npz block by block; modisco-lite's own
+    loader (its fast member reader, then np.load) must return the same (N, 4, L) array."""
+    modisco_cli = pytest.importorskip("modiscolite.cli")
+    from merge_attributions import NpzArrayWriter
+
+    rng = np.random.default_rng(0)
+    attr = rng.normal(size=(7, 4, 30)).astype(np.float32)
+    writer = NpzArrayWriter(tmp_path / "shap.npz", attr.shape, "float32")
+    for block in (attr[:3], attr[3:3], attr[3:]):
+        writer.write(block)
+    writer.close()
+    fast = modisco_cli._read_npz_member(tmp_path / "shap.npz", "arr_0")
+    assert fast is not None and np.array_equal(fast, attr)
+    assert np.array_equal(modisco_cli._load_input(tmp_path / "shap.npz"), attr)
