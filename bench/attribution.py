@@ -102,7 +102,7 @@ def memory_probe(n: int, device: str, batch_size: int):
     model = torch.nn.Sequential(torch.nn.Conv1d(4, 4, 5, padding=2), torch.nn.ReLU(),
                                 torch.nn.AdaptiveMaxPool1d(1), torch.nn.Flatten(),
                                 torch.nn.Linear(4, 1)).eval()
-    tokens = np.random.default_rng(3).integers(0, 4, size=(n, 1, 2114))
+    tokens = np.random.default_rng(3).integers(0, 4, size=(n, 1, 2114), dtype=np.uint8)
     X = np.zeros((n, 4, 2114), dtype=np.uint8)  # built as uint8: no float copy in the base
     np.put_along_axis(X, tokens, 1, axis=1)
     X = torch.from_numpy(X)
