@@ -40,13 +40,13 @@ def compute(model, X, method, target_index, start, params, device, random_state)
         attr = saturation_mutagenesis(model, X, target=target_index,
                                       start=params.get("ism_start"), end=params.get("ism_end"),
                                       batch_size=params["batch_size"], device=device,
-                                      hypothetical=True, verbose=True)
+                                      hypothetical=True)
         return attr.float().numpy(), np.zeros((len(X), 0), dtype=np.float32)
     attr, deltas = deep_lift_shap(model, X, target=target_index,
                                   n_shuffles=params["n_shuffles"],
                                   batch_size=params["batch_size"], device=device,
                                   random_state=random_state, hypothetical=True,
-                                  return_deltas=True, verbose=True,
+                                  return_deltas=True,
                                   warning_threshold=params["warning_threshold"],
                                   example_ids=torch.arange(start, start + len(X)))
     return attr.float().numpy(), deltas.float().numpy()
@@ -111,8 +111,8 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
             attr, deltas = compute(model, X, method, target_index, start, params, device,
                                    random_state)
         for warning in caught:
-            message = str(warning.message)
-            log.warning("%s", message)
+            log.warning("%s", warning.message)
+        message = " | ".join(str(w.message) for w in caught)
     else:
         n_refs = 0 if method == "ism" else int(params["n_shuffles"])
         attr = np.zeros((0, 4, length), dtype=np.float32)
