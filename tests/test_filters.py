@@ -636,3 +636,96 @@ def test_bpnet_with_control_track_and_counts_head(random_onehot):
         handle.remove()
     np.testing.assert_allclose(table.loc[table["filter"] == "filter3", "delta_mean"],
                                (base - null).mean(0).numpy(), rtol=1e-4, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- trained demo model
+
+DEMO_PLANTED = {"ctcf": "MA0139.2", "rest": "MA0138.3"}
+
+
+@pytest.fixture(scope="module")
+def trained_demo(jaspar_vertebrates):
+    """The demo architecture (DemoCNN) trained by the demo's trainer on 1000 simulated
+    windows where CTCF and REST instances (sampled from their PFMs, either strand) make
+    two independent targets positive."""
+    from motifscope.train import train_demo_model
+
+    rng = np.random.default_rng(0)
+    n, length = 1000, 160
+    idx = rng.choice(4, size=(n, length), p=[0.3, 0.2, 0.2, 0.3])
+    y = (rng.random((n, len(DEMO_PLANTED))) < 0.35).astype(np.float32)
+    for i in range(n):
+        for t, motif_id in enumerate(DEMO_PLANTED.values()):
+            if not y[i, t]:
+                continue
+            pfm = jaspar_vertebrates[motif_id]
+            for _ in range(rng.integers(1, 3)):
+                site = np.array([rng.choice(4, p=col / col.sum()) for col in pfm.T])
+                if rng.random() < 0.5:
+                    site = 3 - site[::-1]
+                start = rng.integers(0, length - len(site))
+                idx[i, start:start + len(site)] = site
+    X = onehot(idx)
+    result = train_demo_model(X[:800], y[:800], X[800:], y[800:], input_length=length,
+                              epochs=8, model_kwargs={"n_filters": 16, "n_filters2": 16},
+                              random_state=0)
+    return result, X, y
+
+
+@pytest.mark.parametrize("method", ["basset", "danq"])
+def test_trained_demo_model_strongest_filters_match_the_planted_motifs(
+        trained_demo, jaspar_vertebrates, method):
+    pytest.importorskip("motifscope.motifs")
+    from motifscope.filters import filter_tomtom
+
+    result, X, y = trained_demo
+    assert min(result.card["auroc"]) > 0.85, result.card["auroc"]
+    pwms = filter_pwms(result.model, X, method=method, device="cpu")
+    hits = filter_tomtom(pwms, jaspar_vertebrates)
+    best = best_matches(hits, jaspar_vertebrates, filters=pwms.names).set_index("filter")
+    influence = filter_influence(result.model, X, y=y, target_names=list(DEMO_PLANTED),
+                                 device="cpu")
+    scores = influence_matrix(influence, "score")
+    for target, motif_id in DEMO_PLANTED.items():
+        strongest = scores[target].idxmax()
+        significant = hits[(hits["query_id"] == strongest) & (hits["q-value"] <= 0.1)]
+        assert motif_id in set(significant["target_id"]), (target, strongest,
+                                                           best.loc[strongest].to_dict())
+        assert best.loc[strongest, "annotation"].upper() == \
+            jaspar_vertebrates.alt_id(motif_id).upper()
+
+
+@pytest.mark.workflow
+def test_tiny_run_filter_outputs(tiny_run):
+    """The filters stage of the shared tiny workflow run: every contract file, readable, and
+    the strongest filters of the trained tiny model match the motifs planted for them."""
+    import yaml
+
+    from motifscope.io import read_meme
+
+    config = yaml.safe_load((tiny_run / "config" / "config.yaml").read_text())
+    targets = list(config["targets"])
+    n_filters = config["train"]["n_filters"]
+    out = tiny_run / "results" / config["run"] / "filters"
+    table = pd.read_csv(out / "table.tsv", sep="\t")
+    assert list(table["filter"]) == [f"filter{f}" for f in range(n_filters)]
+    assert {"consensus", "best_match", "q-value", "ic", "activation_mean", "activation_sd",
+            "nsites", "delta_loss", *(f"influence:{t}" for t in targets)} <= set(table.columns)
+    motifs = read_meme(out / "filters.meme")
+    assert list(motifs) == list(table.loc[table["status"] == "ok", "filter"])
+    tomtom = pd.read_csv(out / "tomtom.tsv", sep="\t")
+    assert (tomtom["q-value"] <= 0.1).all() and set(tomtom["query_id"]) <= set(motifs)
+    influence = pd.read_csv(out / "influence.tsv", sep="\t")
+    assert len(influence) == n_filters * len(targets) and influence["delta_loss"].notna().all()
+    assert sorted(p.name for p in (out / "logos").glob("*.png")) == \
+        sorted(f"{name}.png" for name in motifs)
+    for stem in ("weights", "influence"):
+        assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").exists()
+    # quality: CTCF (strong motif) drives its target through its most influential filter;
+    # the weaker SPI1 motif is among the three most influential filters of its target
+    database = read_meme(out.parent / "motifs" / "database.meme")
+    planted = {m["target"]: database.alt_id(m["id"]) for m in config["simulate"]["motifs"]}
+    for target, top in (("ctcf", 1), ("spi1", 3)):
+        ranked = table.sort_values(f"influence:{target}", ascending=False)
+        assert planted[target] in set(ranked["annotation"].head(top)), \
+            ranked[["filter", "best_match_name", "q-value", f"influence:{target}"]].head(5)
