@@ -21,13 +21,14 @@ from pathlib import Path
 from motifscope.errors import InputError
 
 SLURM_NAME = (r"[A-Za-z0-9_.-]+", "letters, digits, '_', '.' and '-'")
+# The Slurm plugin accepts no '-' in a GPU model.
+GPU_MODEL = (r"[A-Za-z0-9_.]+", "letters, digits, '_' and '.'")
 # Placeholder in profiles/slurm-gpu/config.yaml -> (command line option, allowed characters).
 SITE_VALUES = {
     "account": ("EDIT_account", "--account", SLURM_NAME),
     "cpu_partition": ("EDIT_cpu_partition", "--cpu-partition", SLURM_NAME),
     "gpu_partition": ("EDIT_gpu_partition", "--gpu-partition", SLURM_NAME),
-    # The Slurm plugin accepts no '-' in a GPU model.
-    "gpu_model": ("EDIT_gpu_model", "--gpu-model", (r"[A-Za-z0-9_.]+", "letters, digits, '_' and '.'")),
+    "gpu_model": ("EDIT_gpu_model", "--gpu-model", GPU_MODEL),
 }
 PLACEHOLDER = re.compile(r"EDIT_[a-z_]+")
 
@@ -99,12 +100,14 @@ def render_profile(text: str, account: str | None = None, cpu_partition: str | N
         placeholder = SITE_VALUES[key][0]
         value = _check_value(key, value)
         if key == "gpu_model":
-            text = re.sub(rf"^(\s*)# (gpu_model: \"'){placeholder}('\")", rf"\g<1>\g<2>{value}\3",
-                          text, flags=re.M)
+            # Switch the commented-out line on.
+            text = re.sub(rf"^(\s*)# (gpu_model: \"'){placeholder}('\")",
+                          rf"\g<1>\g<2>{value}\3", text, flags=re.M)
         text = text.replace(placeholder, value)
     if no_account:
         text = re.sub(r"^\s*slurm_account: .*\n", "", text, flags=re.M)
-        text = text.replace("\ndefault-resources:", "\nslurm-no-account: true\n\ndefault-resources:", 1)
+        text = text.replace("\ndefault-resources:",
+                            "\nslurm-no-account: true\n\ndefault-resources:", 1)
     return text
 
 
@@ -178,9 +181,10 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--cpu-partition", help="partition for CPU jobs")
     install.add_argument("--gpu-partition", help="partition for GPU jobs")
     install.add_argument("--gpu-model", help="one GPU type, e.g. a100 (default: any)")
-    install.add_argument("--dest", help="install into DEST/NAME instead "
-                                        "(default $XDG_CONFIG_HOME/snakemake or ~/.config/snakemake)")
-    install.add_argument("--source", help="folder holding the profiles (default: the clone's profiles/)")
+    install.add_argument("--dest", help="install into DEST/NAME instead (default "
+                                        "$XDG_CONFIG_HOME/snakemake or ~/.config/snakemake)")
+    install.add_argument("--source",
+                         help="folder holding the profiles (default: the clone's profiles/)")
     install.add_argument("--force", action="store_true", help="replace an installed profile")
     return parser
 
