@@ -288,6 +288,15 @@ def test_pwms_table_and_meme_file_round_trip(tmp_path, random_onehot):
     assert list(motifs) == ["filter0", "filter1"]
     np.testing.assert_allclose(motifs["filter0"], result.pfm[0], atol=1e-4)
     assert motifs.info["filter1"].nsites == result.nsites[1]
+    # MEME's own parser (through pymemesuite) reads it too
+    memesuite = pytest.importorskip("pymemesuite.common")
+    with memesuite.MotifFile(str(path)) as handle:
+        parsed = {m.accession.decode(): np.array([list(r) for r in m.frequencies]).T
+                  for m in handle}
+    assert list(parsed) == ["filter0", "filter1"]
+    n = result.nsites[1]  # MEME adds its default motif pseudocount (0.1) when it reads
+    np.testing.assert_allclose(parsed["filter1"], (result.pfm[1] * n + 0.1 * 0.25) / (n + 0.1),
+                               atol=1e-5)
 
 
 def test_trimming_drops_flat_edges():
