@@ -70,6 +70,12 @@ def progress(iterable: Iterable | None = None, total: int | None = None, desc: s
                 file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
@@ -86,6 +92,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600 files; outputs are shared
     try:
         yield tmp
         os.replace(tmp, path)

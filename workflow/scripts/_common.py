@@ -22,8 +22,11 @@ def setup_logging(smk) -> logging.Logger:
         sys.stderr = handle
         sys.stdout = handle
     os.environ["MOTIFSCOPE_PROGRESS"] = "1"
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+    # third-party libraries log at WARNING; motifscope's own messages at INFO (fontTools
+    # would otherwise write hundreds of font-subsetting lines per PDF into the log)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", force=True)
+    logging.getLogger("motifscope").setLevel(logging.INFO)
     log = logging.getLogger(f"motifscope.{smk.rule}")
     try:
         import torch

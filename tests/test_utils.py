@@ -1,0 +1,41 @@
+import os
+import stat
+
+import pytest
+import torch
+
+from motifscope.errors import InputError
+from motifscope.utils import atomic_path, resolve_device
+
+
+def test_atomic_path_renames_on_success_with_umask_permissions(tmp_path):
+    target = tmp_path / "sub" / "out.tsv"
+    with atomic_path(target) as tmp:
+        tmp.write_text("x\n")
+        assert not target.exists()
+    assert target.read_text() == "x\n"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+    assert list(target.parent.iterdir()) == [target]
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.tsv"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_input_error_is_one_line():
+    assert str(InputError("a\nb")) == "a b"
