@@ -71,6 +71,9 @@ _MAX_KINDS_PER_CLASS = 8
 _KEY_BASE = MAX_QUERY_WIDTH + 1
 # Budget (bytes) for the per-batch database score matrices.
 _BATCH_BYTES = 192 * 2**20
+# PWM queries run through the fused numba kernel on CPU when numba is installed (tests
+# switch it off to check the torch engine, which CUDA runs use).
+_USE_CPU_KERNEL = True
 
 
 @dataclass
@@ -273,6 +276,7 @@ class _Database:
             self.centred = centred
             self.sum_squares = (centred ** 2).sum(1)
         self._layouts: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self._kernel_arrays: dict[str, np.ndarray] | None = None
 
     def dissimilarity(self, query_columns: torch.Tensor) -> torch.Tensor:
         """Minus the column similarity of query columns (U, 4) with every unique database
@@ -340,6 +344,51 @@ class _Database:
         self._layouts[width] = (flat.to(dev), groups, overlap.to(dev))
         return self._layouts[width]
 
+    def kernel_arrays(self) -> dict[str, np.ndarray]:
+        """The database as numpy arrays for the CPU kernel (computed once).
+
+        Every column of every oriented target (not deduplicated), grouped by target
+        length and, within a group of n targets of length t, ordered column-major (column p
+        of the r-th target at ``base + p * n + r``): Y (4, N) (centred at 1/4 for Pearson)
+        and aux (N,) its squared norms in memelite's summation order (Euclidean) or sums
+        of squares (Pearson); per group its length, size, base and members (oriented
+        target indices); the oriented target lengths; and the forward targets sorted by
+        length with the start of each length.
+        """
+        if self._kernel_arrays is None:
+            columns = self.columns.cpu().numpy()[self.inverse.cpu().numpy()]  # (M, 4)
+            lengths = self.lengths.cpu().numpy().astype(np.int64)
+            starts = self.starts.cpu().numpy().astype(np.int64)
+            members = np.argsort(lengths, kind="stable").astype(np.int64)
+            group_length, group_size = np.unique(lengths[members], return_counts=True)
+            group_base = np.concatenate([[0], np.cumsum(group_length * group_size)[:-1]])
+            source = []
+            offset = 0
+            for t, n in zip(group_length, group_size):
+                chosen = members[offset:offset + n]
+                # Column p of every member, for p = 0..t-1.
+                source.append((starts[chosen][None, :] + np.arange(t)[:, None]).ravel())
+                offset += n
+            flat = columns[np.concatenate(source)].T
+            if self.distance == "ed":
+                y = np.ascontiguousarray(flat)
+                aux = y[0] * y[0] + y[1] * y[1] + y[2] * y[2] + y[3] * y[3]
+            else:
+                y = np.ascontiguousarray(flat - 0.25)
+                aux = (y ** 2).sum(0)
+            forward = lengths[:self.n_targets]
+            order = np.argsort(forward, kind="stable").astype(np.int64)
+            cuts = np.flatnonzero(np.diff(forward[order])) + 1
+            self._kernel_arrays = {
+                "Y": y, "aux": np.ascontiguousarray(aux),
+                "group_length": group_length.astype(np.int64),
+                "group_size": group_size.astype(np.int64),
+                "group_base": group_base.astype(np.int64), "group_members": members,
+                "target_lengths": lengths, "length_order": order,
+                "group_start": np.concatenate([[0], cuts, [len(order)]]).astype(np.int64),
+            }
+        return self._kernel_arrays
+
     def layout_inverse(self, width: int) -> torch.Tensor:
         """Position in layout order of every oriented target (for :meth:`layout`)."""
         _, groups, _ = self.layout(width)
@@ -367,17 +416,43 @@ class _Engine:
         out = {name: np.zeros((n_q, k), dtype=dtype) for name, dtype in
                [("p", np.float64), ("score", np.int64), ("offset", np.int64),
                 ("overlap", np.int64), ("strand", np.int8), ("target", np.int64)]}
-        columns = np.ascontiguousarray(np.concatenate(queries, axis=1).T)
-        unique, column_ids = _unique_rows(columns)
-        starts = np.concatenate([[0], np.cumsum([q.shape[1] for q in queries])])
-        batches = self._batches(queries, column_ids, starts, batch_size)
-        for batch in progress(batches, desc="tomtom", unit="batch", verbose=verbose):
-            ids = np.concatenate([column_ids[starts[i]:starts[i + 1]] for i in batch])
-            result = self._run_batch([queries[i] for i in batch], unique, ids)
+        kernel = _cpu_kernel(db.device)
+        if kernel is None:
+            by_kernel = np.zeros(n_q, dtype=bool)
+        else:
+            by_kernel = np.array([not _is_sequence(q) for q in queries], dtype=bool)
+        work = [("torch", batch) for batch in
+                self._torch_batches(queries, np.flatnonzero(~by_kernel), batch_size)]
+        work += [("kernel", chunk) for chunk in
+                 _kernel_chunks(queries, np.flatnonzero(by_kernel), batch_size)]
+        for kind, batch in progress(work, desc="tomtom", unit="batch", verbose=verbose):
+            if kind == "kernel":
+                result = _run_kernel(kernel, db, queries, batch, self.min_overlap,
+                                     self.n_nearest, k)
+            else:
+                result = self._run_batch([queries[i] for i in batch[0]], *batch[1:])
+                result = {name: values.cpu().numpy() for name, values in result.items()}
+                batch = batch[0]
             for name, values in result.items():
-                out[name][batch] = values.cpu().numpy()
+                out[name][batch] = values
         return TomtomResult(out["p"], out["score"], out["offset"], out["overlap"],
                             out["strand"], out["target"], db.n_targets)
+
+    def _torch_batches(self, queries: list[np.ndarray], indices: np.ndarray,
+                       batch_size: int | None):
+        """Batches of the torch engine: (query indices, distinct query columns, column ids
+        of the batch's queries concatenated)."""
+        if indices.size == 0:
+            return []
+        chosen = [queries[i] for i in indices]
+        columns = np.ascontiguousarray(np.concatenate(chosen, axis=1).T)
+        unique, column_ids = _unique_rows(columns)
+        starts = np.concatenate([[0], np.cumsum([q.shape[1] for q in chosen])])
+        batches = []
+        for batch in self._batches(chosen, column_ids, starts, batch_size):
+            ids = np.concatenate([column_ids[starts[i]:starts[i + 1]] for i in batch])
+            batches.append((indices[batch], unique, ids))
+        return batches
 
     def _batches(self, queries: list[np.ndarray], column_ids: np.ndarray, starts: np.ndarray,
                  batch_size: int | None) -> list[np.ndarray]:
@@ -679,6 +754,67 @@ class _Engine:
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
+
+def _cpu_kernel(device: torch.device):
+    """The fused numba kernel module for CPU runs, or None (other devices, numba missing,
+    or ``_USE_CPU_KERNEL`` switched off)."""
+    if device.type != "cpu" or not _USE_CPU_KERNEL:
+        return None
+    try:
+        from motifscope.motifs import _tomtom_cpu
+    except ImportError:  # numba is optional: the torch engine covers every case
+        return None
+    return _tomtom_cpu
+
+
+def _is_sequence(matrix: np.ndarray) -> bool:
+    """Whether every column is one-hot or all zero (a sequence, e.g. a seqlet): such
+    queries share span distributions by composition in the torch engine."""
+    return bool(np.all((matrix == 0) | (matrix == 1)) and np.all(matrix.sum(0) <= 1))
+
+
+def _kernel_chunks(queries: list[np.ndarray], indices: np.ndarray,
+                   batch_size: int | None) -> list[np.ndarray]:
+    """Queries for the CPU kernel, widest first (the kernel interleaves them over its
+    threads), in chunks of ``batch_size`` (default 256) for the progress bar."""
+    if indices.size == 0:
+        return []
+    widths = np.array([queries[i].shape[1] for i in indices])
+    ordered = indices[np.argsort(-widths, kind="stable")]
+    size = batch_size or 256
+    return [ordered[lo:lo + size] for lo in range(0, len(ordered), size)]
+
+
+def _run_kernel(kernel, db: "_Database", queries: list[np.ndarray], batch: np.ndarray,
+                min_overlap: int, n_nearest: int | None, k: int) -> dict[str, np.ndarray]:
+    """Run the CPU kernel on the queries ``batch``; arrays of shape (len(batch), k)."""
+    import numba
+
+    arrays = db.kernel_arrays()
+    chosen = [queries[i] for i in batch]
+    widths = np.array([q.shape[1] for q in chosen], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+    matrix = np.ascontiguousarray(np.concatenate(chosen, axis=1), dtype=np.float64)
+    out = {name: np.zeros((len(batch), k), dtype=dtype) for name, dtype in
+           [("p", np.float64), ("score", np.int64), ("offset", np.int64),
+            ("overlap", np.int64), ("strand", np.int8), ("target", np.int64)]}
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    saved = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        kernel.run_queries(
+            matrix, starts, widths, np.arange(len(batch), dtype=np.int64), arrays["Y"],
+            arrays["aux"], db.distance == "ed", arrays["group_length"], arrays["group_size"],
+            arrays["group_base"], arrays["group_members"], arrays["target_lengths"],
+            db.n_targets, db.reverse_complement, arrays["length_order"],
+            arrays["group_start"], db.n_bins, db.n_median_bins, min_overlap,
+            -1 if n_nearest is None else n_nearest, min(len(batch), 4 * threads),
+            out["p"], out["score"], out["offset"], out["overlap"], out["strand"],
+            out["target"])
+    finally:
+        numba.set_num_threads(saved)
+    return out
+
 
 def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows of a (n, 4) float64 array (compared bytewise) and each row's index."""
