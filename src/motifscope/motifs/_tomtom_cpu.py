@@ -6,26 +6,28 @@ different, that is about 25 passes over ~10^8 values for JASPAR all-vs-all. Here
 is processed at a time while its data stay in cache, in the same steps and with the same
 definitions (see the module docstring of ``tomtom``):
 
-1. similarity rows of the query columns against the unique database columns, with each
-   row's min and max in the same sweep;
+1. similarity rows of the query columns against every database column, with each row's
+   min and max in the same sweep;
 2. memelite's binned median of each row (1000 bins, mean of the crossing bin);
 3. the query's integer scale and, per column, the integer scores and their histogram
    (integer counts; the null pmf is ``counts / n_columns``);
-4. the best alignment with every oriented target (sums of integer scores, ties to the
-   larger overlap, then the leftmost alignment), strands merged (ties to the forward
-   strand);
+4. the best alignment with every oriented target: the database columns are laid out by
+   groups of targets of one length, column-major within a group, so the alignment sums of
+   a group are contiguous vector additions (ties: larger overlap, then leftmost), and the
+   strands merged (ties to the forward strand);
 5. the p-value of each candidate target: the span distributions of the query are built
    level by level (span length m from length m - 1, one exact float64 convolution with a
-   column's pmf), and each alignment contributes ``q = P(span sum >= score)`` read from the
-   upper tail (summed from the top, so small tails keep full relative precision); the
-   alignments are combined as a union of independent events, ``acc += q (1 - acc)``, which
-   equals ``1 - prod(1 - q)`` without logarithms and keeps relative precision for tiny
+   column's pmf), and each alignment contributes ``q = P(span sum >= score)``, read from
+   the upper tail summed from the top (so small tails keep full relative precision); the
+   alignments are combined as a union of independent events, ``acc += q (1 - acc)``,
+   which is ``1 - prod(1 - q)`` without logarithms and keeps relative precision for tiny
    p-values. Both strands: ``p = 1 - (1 - acc)^2``.
 
-Queries run in parallel (``prange`` over interleaved chunks, one scratch set per chunk).
-Results equal the torch engine's up to floating-point summation order (relative
-differences of order 1e-15 in p; integer scores, offsets, overlaps and strands are the
-same unless a column score sits exactly on a rounding boundary).
+Queries are scheduled dynamically over the threads (``prange`` with chunk size 1), each
+thread using its own scratch arrays (:func:`make_scratch`). Results equal the torch
+engine's up to floating-point summation order (relative differences of order 1e-15 in
+p); integer scores, offsets, overlaps and strands are the same unless a column score lies
+exactly on a rounding boundary.
 
 This module imports numba; :mod:`motifscope.motifs.tomtom` imports it only for CPU runs
 and falls back to torch when numba is missing.
@@ -35,92 +37,111 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 _LANES = 64  # lanes of the vectorised running min / max
+_PAD = 3  # zeros on either side of a span pmf (taps 1-3 of a sweep read past its ends)
 
 
 # --------------------------------------------------------------------------------------
 # Steps 1-3: column scores, medians, integer scores and their histograms
 # --------------------------------------------------------------------------------------
 
+@njit(cache=True, nogil=True, inline="always")
+def _euclidean(norm, a0, a1, a2, a3, aux_j, y0, y1, y2, y3):
+    """-||x - y|| as memelite computes it: norms summed, then each 2 x_k y_k subtracted."""
+    z = norm + aux_j
+    z -= a0 * y0
+    z -= a1 * y1
+    z -= a2 * y2
+    z -= a3 * y3
+    return -math.sqrt(z) if z > 0 else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pearson(squares, c0, c1, c2, c3, aux_j, y0, y1, y2, y3):
+    """MEME's Pearson correlation of two centred columns (0 without variance)."""
+    den = math.sqrt(squares * aux_j)
+    num = c0 * y0 + c1 * y1 + c2 * y2 + c3 * y3
+    return num / den if den != 0 else 0.0
+
+
 @njit(cache=True, nogil=True)
 def similarity_rows(X, Y, aux, euclidean, rows, low, high, lanes):
     """Similarity of every query column with every database column, and row extremes.
 
-    X (4, nq) query columns; Y (4, M) database columns (centred at 1/4 for Pearson);
-    aux (M,) their squared norms (Euclidean) or sums of squares of the centred values
-    (Pearson). Writes rows[i, :M] = -||x_i - y_j|| (memelite's operation order: the norm
-    sum, minus each 2 x_k y_k) or the Pearson correlation (0 without variance), and
-    low[i], high[i] = min and max of row i. ``lanes`` is (2, 64) scratch.
+    X (4, nq) query columns; Y (4, N) database columns (centred at 1/4 for Pearson);
+    aux (N,) their squared norms (Euclidean) or sums of squares (Pearson). Writes
+    rows[i, :N] = -||x_i - y_j|| or the Pearson correlation, and low[i], high[i] = min
+    and max of row i. The extremes are kept in 64 independent lanes updated in the same
+    loop (an element-wise update vectorises, a single running value is a serial chain);
+    values are never NaN. ``lanes`` is (2, 64) scratch.
     """
-    nq, m = X.shape[1], Y.shape[1]
+    nq, n = X.shape[1], Y.shape[1]
     y0, y1, y2, y3 = Y[0], Y[1], Y[2], Y[3]
-    n_blocks = m - m % _LANES
+    n_blocks = n - n % _LANES
     lo_lane, hi_lane = lanes[0], lanes[1]
     for i in range(nq):
         row = rows[i]
         if euclidean:
             x0, x1, x2, x3 = X[0, i], X[1, i], X[2, i], X[3, i]
-            norm = x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3
-            a0, a1, a2, a3 = 2 * x0, 2 * x1, 2 * x2, 2 * x3
-            for j in range(m):
-                z = norm + aux[j]
-                z -= a0 * y0[j]
-                z -= a1 * y1[j]
-                z -= a2 * y2[j]
-                z -= a3 * y3[j]
-                row[j] = -math.sqrt(z) if z > 0 else 0.0
+            p = x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3
+            p0, p1, p2, p3 = 2 * x0, 2 * x1, 2 * x2, 2 * x3
         else:
-            c0, c1, c2, c3 = X[0, i] - 0.25, X[1, i] - 0.25, X[2, i] - 0.25, X[3, i] - 0.25
-            squares = c0 * c0 + c1 * c1 + c2 * c2 + c3 * c3
-            for j in range(m):
-                den = math.sqrt(squares * aux[j])
-                num = c0 * y0[j] + c1 * y1[j] + c2 * y2[j] + c3 * y3[j]
-                row[j] = num / den if den != 0 else 0.0
-        # Running min / max in 64 independent lanes (an element-wise loop vectorises; a
-        # single running value is a serial chain). Values are never NaN.
+            p0, p1, p2, p3 = X[0, i] - 0.25, X[1, i] - 0.25, X[2, i] - 0.25, X[3, i] - 0.25
+            p = p0 * p0 + p1 * p1 + p2 * p2 + p3 * p3
         for u in range(_LANES):
             lo_lane[u] = np.inf
             hi_lane[u] = -np.inf
         for j0 in range(0, n_blocks, _LANES):
             for u in range(_LANES):
-                v = row[j0 + u]
-                lo_lane[u] = v if v < lo_lane[u] else lo_lane[u]
-                hi_lane[u] = v if v > hi_lane[u] else hi_lane[u]
+                j = j0 + u
+                if euclidean:
+                    g = _euclidean(p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
+                else:
+                    g = _pearson(p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
+                row[j] = g
+                lo_lane[u] = g if g < lo_lane[u] else lo_lane[u]
+                hi_lane[u] = g if g > hi_lane[u] else hi_lane[u]
         lo, hi = np.inf, -np.inf
         for u in range(_LANES):
             lo = min(lo, lo_lane[u])
             hi = max(hi, hi_lane[u])
-        for j in range(n_blocks, m):
-            lo = min(lo, row[j])
-            hi = max(hi, row[j])
+        for j in range(n_blocks, n):
+            if euclidean:
+                g = _euclidean(p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
+            else:
+                g = _pearson(p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
+            row[j] = g
+            lo = min(lo, g)
+            hi = max(hi, g)
         low[i], high[i] = lo, hi
 
 
 @njit(cache=True, nogil=True)
-def binned_median(row, low, high, n_bins, index, hist):
+def binned_median(row, low, high, n_bins, index, hist, lanes):
     """memelite's binned median of ``row``.
 
     Values go to ``n_bins`` equal bins between ``low`` and ``high`` (index
     ``int((v - low) / (high - low) * (n_bins - 1))``); the result is the mean of the
     values in the first bin where the cumulative count reaches half the number of values.
-    A row whose values are all equal has that value as its median. ``index`` (N,) int32
+    A row whose values are all equal has that value as its median. ``index`` (N,) int16
     and ``hist`` (n_bins,) int32 are scratch.
     """
     spread = high - low
     if spread == 0:
         return low
-    m = row.shape[0]
+    n = row.shape[0]
     scale = n_bins - 1
-    for j in range(m):
+    for j in range(n):
         index[j] = int((row[j] - low) / spread * scale)
     for b in range(n_bins):
         hist[b] = 0
-    for j in range(m):
+    for j in range(n):
         hist[index[j]] += 1
-    halfway = m / 2
+    halfway = n / 2
     total = 0
     crossing = n_bins - 1
     for b in range(n_bins):
@@ -128,8 +149,18 @@ def binned_median(row, low, high, n_bins, index, hist):
         if total >= halfway:
             crossing = b
             break
+    # The crossing bin's values are summed in 64 lanes (an element-wise loop vectorises);
+    # ``lanes`` (64,) is scratch.
+    n_blocks = n - n % _LANES
+    for u in range(_LANES):
+        lanes[u] = 0.0
+    for j0 in range(0, n_blocks, _LANES):
+        for u in range(_LANES):
+            lanes[u] += row[j0 + u] if index[j0 + u] == crossing else 0.0
     s = 0.0
-    for j in range(m):
+    for u in range(_LANES):
+        s += lanes[u]
+    for j in range(n_blocks, n):
         if index[j] == crossing:
             s += row[j]
     return s / hist[crossing]
@@ -148,22 +179,36 @@ def integer_scale(low, high, median, nq, n_bins):
 
 
 @njit(cache=True, nogil=True)
-def integerise(row, centre, bin_scale, offset, n_bins, index, gamma_row, hist_row):
+def integerise(row, centre, bin_scale, offset, n_bins, index, gamma_row, sub_hist, hist_row):
     """Integer scores ``x = floor((g - centre) * bin_scale + 0.5)`` of one query column.
 
     ``centre`` is the column's median plus i_min. Writes gamma_row[j] = x_j - offset (the
-    median-centred score) and hist_row[x] = number of database columns scoring x.
+    median-centred score) and hist_row[x] = number of database columns scoring x. The
+    counts go to four interleaved histograms (``sub_hist`` (4, n_bins + 1) int32), so
+    repeated values do not wait on each other's stores.
     """
-    m = row.shape[0]
-    for j in range(m):
+    n = row.shape[0]
+    for j in range(n):
         x = int(math.floor((row[j] - centre) * bin_scale + 0.5))
         x = min(max(x, 0), n_bins)
         index[j] = x
         gamma_row[j] = x - offset
+    h0, h1, h2, h3 = sub_hist[0], sub_hist[1], sub_hist[2], sub_hist[3]
     for x in range(n_bins + 1):
-        hist_row[x] = 0
-    for j in range(m):
-        hist_row[index[j]] += 1
+        h0[x] = 0
+        h1[x] = 0
+        h2[x] = 0
+        h3[x] = 0
+    n4 = n - n % 4
+    for j in range(0, n4, 4):
+        h0[index[j]] += 1
+        h1[index[j + 1]] += 1
+        h2[index[j + 2]] += 1
+        h3[index[j + 3]] += 1
+    for j in range(n4, n):
+        h0[index[j]] += 1
+    for x in range(n_bins + 1):
+        hist_row[x] = h0[x] + h1[x] + h2[x] + h3[x]
 
 
 # --------------------------------------------------------------------------------------
@@ -178,8 +223,8 @@ def best_alignments(gamma, nq, group_length, group_size, group_base, group_membe
     The database columns are laid out by groups of targets of one length: in group g
     (length t, n targets) column p of its r-th target is at ``group_base[g] + p * n + r``,
     so the alignment sums of a whole group are contiguous vector additions;
-    ``group_members`` lists the oriented targets group by group. gamma (nq, N)
-    median-centred integer scores. Alignment ``a`` puts query column i on target column
+    ``group_members`` lists the oriented targets group by group. gamma (nq, N) int16 or
+    int32 median-centred integer scores. Alignment ``a`` puts query column i on target column
     ``a - nq + 1 + i``. Writes, per oriented target, the best sum of aligned scores, its
     alignment and overlap; ties go to the larger overlap, then the smaller a. Alignments
     overlapping fewer than min(min_overlap, nq, t) columns are not searched.
@@ -201,8 +246,8 @@ def best_alignments(gamma, nq, group_length, group_size, group_base, group_membe
                 src = scores[base + p * n:base + (p + 1) * n]
                 for r in range(n):
                     dst[r] += src[r]
-        # Keys 128 * sum + overlap order alignments by sum, then overlap; a strict
-        # comparison in increasing a keeps the leftmost of equal keys.
+        # Keys 128 * sum + overlap order alignments by sum, then overlap (at most 64); a
+        # strict comparison in increasing a keeps the leftmost of equal keys.
         needed = min(min_overlap, nq, t)
         for r in range(n):
             best[r] = -(1 << 62)
@@ -213,7 +258,7 @@ def best_alignments(gamma, nq, group_length, group_size, group_base, group_membe
                 continue
             row = sums[a]
             for r in range(n):
-                key = row[r] * 128 + ov
+                key = np.int64(row[r]) * 128 + ov
                 take = key > best[r]
                 best[r] = key if take else best[r]
                 best_at[r] = a if take else best_at[r]
@@ -224,20 +269,43 @@ def best_alignments(gamma, nq, group_length, group_size, group_base, group_membe
             best_align[o] = best_at[r]
             best_overlap[o] = ov
         member += n
+
+
 # --------------------------------------------------------------------------------------
 # Step 5: p-values
 # --------------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _convolve(a, n_a, kernel, n_k, out):
-    """out[:n_a + n_k - 1] = full convolution of a[:n_a] with kernel[:n_k]."""
-    for t in range(n_a + n_k - 1):
-        out[t] = 0.0
-    for s in range(n_k):
+def convolve(a, n_a, kernel, n_k, out):
+    """Full convolution of a pmf with a kernel, on zero-padded rows.
+
+    ``a[_PAD:_PAD + n_a]`` holds the pmf, with zeros in the ``_PAD`` entries on either
+    side; writes ``out[_PAD:_PAD + n_a + n_k - 1]`` likewise padded. Every output adds its
+    terms in increasing kernel position (as a plain double loop would; the padding only
+    adds +0.0 to non-negative sums); four kernel taps are applied per sweep, so each output
+    is loaded and stored once per four terms.
+    """
+    n_out = n_a + n_k - 1
+    for u in range(n_out + 2 * _PAD):
+        out[u] = 0.0
+    s = 0
+    while s + 4 <= n_k:
+        c0, c1, c2, c3 = kernel[s], kernel[s + 1], kernel[s + 2], kernel[s + 3]
+        base = _PAD + s
+        for w in range(n_a + 3):
+            v = out[base + w]
+            v += c0 * a[_PAD + w]
+            v += c1 * a[_PAD - 1 + w]
+            v += c2 * a[_PAD - 2 + w]
+            v += c3 * a[_PAD - 3 + w]
+            out[base + w] = v
+        s += 4
+    while s < n_k:
         c = kernel[s]
-        if c != 0.0:
-            for t in range(n_a):
-                out[t + s] += c * a[t]
+        base = _PAD + s
+        for w in range(n_a):
+            out[base + w] += c * a[_PAD + w]
+        s += 1
 
 
 @njit(cache=True, nogil=True)
@@ -249,7 +317,7 @@ def _upper_tail(pmf, n, tail):
         tail[k] = min(acc, 1.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _tail_at(tail, lo, n, v):
     """P(X >= v) for a span whose distribution starts at lo and has n bins."""
     k = v - lo
@@ -260,7 +328,7 @@ def _tail_at(tail, lo, n, v):
     return tail[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _union(acc, q):
     """P(A or B) for independent A (probability acc) and B (probability q)."""
     if q >= 1.0:
@@ -270,18 +338,21 @@ def _union(acc, q):
 
 @njit(cache=True, nogil=True)
 def null_pvalues(hist, n_total, nq, offset, longest_inner, cand_length, cand_score, n_cand,
-                 kernels, k_lo, k_n, cur, nxt, lo_cur, lo_nxt, n_cur, n_nxt, tail, acc):
+                 kernels, levels, meta, acc):
     """P(max over all alignments >= observed score) for each candidate (one strand).
 
     hist (nq, n_bins + 1) integer counts of each column's scores; the alignment score of
     a span of m query columns is its sum of integer scores plus ``offset * (nq - m)``.
-    ``longest_inner`` is the longest target shorter than the query (0 if none): every
-    span up to that length is built; longer ones only as prefix and suffix. Writes
-    acc[:n_cand]. The remaining arguments are scratch of shape (nq, nq * n_bins + 1) or
-    (nq,).
+    Candidates are sorted by target length (cand_length). ``longest_inner`` is the
+    longest target shorter than the query (0 if none): every span up to that length is
+    built, longer ones only as prefix and suffix. Writes acc[:n_cand]. Scratch: kernels
+    (nq, n_bins + 1), levels (3, nq, nq * n_bins + 1 + 2 * _PAD), meta (6, nq) int64.
     """
     n_bins = hist.shape[1] - 1
     inv_total = 1.0 / n_total
+    k_lo, k_n = meta[0], meta[1]
+    cur, nxt, tail = levels[0], levels[1], levels[2]
+    lo_cur, lo_nxt, n_cur, n_nxt = meta[2], meta[3], meta[4], meta[5]
     for i in range(nq):
         first, last = n_bins + 1, -1
         for x in range(n_bins + 1):
@@ -294,70 +365,72 @@ def null_pvalues(hist, n_total, nq, offset, longest_inner, cand_length, cand_sco
             kernels[i, x] = hist[i, first + x] * inv_total
     for c in range(n_cand):
         acc[c] = 0.0
-    # The longest candidate decides which levels need lookups.
-    max_len = 0
-    for c in range(n_cand):
-        max_len = max(max_len, cand_length[c])
+    start = 0  # first candidate at least m long
     for m in range(1, nq + 1):
         n_win = nq - m + 1
-        all_windows = m <= max(longest_inner, 1)
+        last = n_win - 1
+        # Level m: span (i, m) in row i (all i while inner spans are needed, else the
+        # prefix (row 0, extended right) and the suffix (row nq - m, extended left)).
         if m == 1:
             for i in range(nq):
                 lo_cur[i], n_cur[i] = k_lo[i], k_n[i]
+                row = cur[i]
+                for x in range(k_n[i] + 2 * _PAD):
+                    row[x] = 0.0
                 for x in range(k_n[i]):
-                    cur[i, x] = kernels[i, x]
-        elif all_windows:
+                    row[_PAD + x] = kernels[i, x]
+        else:
+            every = m <= longest_inner
             for i in range(n_win):
-                j = i + m - 1
-                _convolve(cur[i], n_cur[i], kernels[j], k_n[j], nxt[i])
-                lo_nxt[i], n_nxt[i] = lo_cur[i] + k_lo[j], n_cur[i] + k_n[j] - 1
+                if every or i == 0:
+                    j = i + m - 1
+                    convolve(cur[i], n_cur[i], kernels[j], k_n[j], nxt[i])
+                    lo_nxt[i], n_nxt[i] = lo_cur[i] + k_lo[j], n_cur[i] + k_n[j] - 1
+                elif i == last:
+                    convolve(cur[i + 1], n_cur[i + 1], kernels[i], k_n[i], nxt[i])
+                    lo_nxt[i], n_nxt[i] = lo_cur[i + 1] + k_lo[i], n_cur[i + 1] + k_n[i] - 1
             cur, nxt = nxt, cur
             lo_cur, lo_nxt = lo_nxt, lo_cur
             n_cur, n_nxt = n_nxt, n_cur
-        else:
-            # Prefix (extend right) and suffix (extend left) only.
-            j = m - 1
-            _convolve(cur[0], n_cur[0], kernels[j], k_n[j], nxt[0])
-            lo_nxt[0], n_nxt[0] = lo_cur[0] + k_lo[j], n_cur[0] + k_n[j] - 1
-            s = n_win - 1
-            if s > 0:
-                _convolve(cur[s + 1], n_cur[s + 1], kernels[s], k_n[s], nxt[s])
-                lo_nxt[s], n_nxt[s] = lo_cur[s + 1] + k_lo[s], n_cur[s + 1] + k_n[s] - 1
-            cur, nxt = nxt, cur
-            lo_cur, lo_nxt = lo_nxt, lo_cur
-            n_cur, n_nxt = n_nxt, n_cur
-        if m > max_len and m < nq:
-            continue
-        inner = False
-        for c in range(n_cand):
-            if cand_length[c] == m and m < nq:
-                inner = True
-                break
-        last = n_win - 1
-        if inner:
-            for i in range(n_win):
-                _upper_tail(cur[i], n_cur[i], tail[i])
-        else:
-            _upper_tail(cur[0], n_cur[0], tail[0])
-            if last > 0:
-                _upper_tail(cur[last], n_cur[last], tail[last])
+        while start < n_cand and cand_length[start] < m:
+            start += 1
+        stop = start  # candidates [start, stop) are exactly m long
+        while stop < n_cand and cand_length[stop] == m:
+            stop += 1
+        if start == n_cand:
+            break  # no candidate is m columns long or longer
         shift = offset * (nq - m)
-        for c in range(n_cand):
+        if m == nq:
+            # Targets at least as long as the query: t - nq + 1 full overlaps.
+            _upper_tail(cur[0, _PAD:], n_cur[0], tail[0])
+            for c in range(start, n_cand):
+                v = cand_score[c] - shift
+                q = _tail_at(tail[0], lo_cur[0], n_cur[0], v)
+                a = acc[c]
+                for _ in range(cand_length[c] - nq + 1):
+                    a = _union(a, q)
+                acc[c] = a
+            continue
+        inner = stop > start
+        for i in range(n_win):
+            if inner or i == 0 or i == last:
+                _upper_tail(cur[i, _PAD:], n_cur[i], tail[i])
+        if inner:
+            # Targets of length m, shorter than the query: every window of m columns.
+            for c in range(start, stop):
+                v = cand_score[c] - shift
+                a = acc[c]
+                for i in range(n_win):
+                    a = _union(a, _tail_at(tail[i], lo_cur[i], n_cur[i], v))
+                acc[c] = a
+        # Longer targets: overhangs of m columns at either end of the query.
+        for c in range(stop, n_cand):
             a = acc[c]
             if a >= 1.0:
                 continue
-            t = cand_length[c]
             v = cand_score[c] - shift
-            if m < nq and m < t:
-                a = _union(a, _tail_at(tail[0], lo_cur[0], n_cur[0], v))
-                a = _union(a, _tail_at(tail[last], lo_cur[last], n_cur[last], v))
-            elif m == t and t < nq:
-                for i in range(n_win):
-                    a = _union(a, _tail_at(tail[i], lo_cur[i], n_cur[i], v))
-            if m == nq and t >= nq:
-                q = _tail_at(tail[0], lo_cur[0], n_cur[0], v)
-                for _ in range(t - nq + 1):
-                    a = _union(a, q)
+            a = _union(a, _tail_at(tail[0], lo_cur[0], n_cur[0], v))
+            a = _union(a, _tail_at(tail[last], lo_cur[last], n_cur[last], v))
             acc[c] = a
 
 
@@ -365,155 +438,160 @@ def null_pvalues(hist, n_total, nq, offset, longest_inner, cand_length, cand_sco
 # Driver
 # --------------------------------------------------------------------------------------
 
-@njit(cache=True, nogil=True)
-def _top_per_length(score, length_order, group_start, k, cand):
-    """Targets that can be among the k best by p-value: the k best-scoring of every
-    length (ties to the lower index). Returns their number; ``cand`` gets the indices."""
-    n = score.shape[0]
-    n_cand = 0
-    for g in range(group_start.shape[0] - 1):
-        members = length_order[group_start[g]:group_start[g + 1]]
-        if members.shape[0] <= k:
-            for r in range(members.shape[0]):
-                cand[n_cand] = members[r]
-                n_cand += 1
-            continue
-        keys = np.empty(members.shape[0], dtype=np.int64)
-        for r in range(members.shape[0]):
-            keys[r] = score[members[r]] * n + (n - 1 - members[r])
-        order = np.argsort(keys)
-        for r in range(k):
-            cand[n_cand] = members[order[members.shape[0] - 1 - r]]
-            n_cand += 1
-    return n_cand
+def make_scratch(n_threads, w_max, n_columns, n_bins, n_median_bins, t_max, size_max,
+                 n_oriented, n_targets):
+    """Per-thread scratch arrays for :func:`run_queries` (leading axis: thread)."""
+    capacity = w_max * n_bins + 1 + 2 * _PAD
+
+    def per_thread(shape, dtype):
+        return np.empty((n_threads,) + shape, dtype=dtype)
+
+    # Bin indices and centred scores (at most max(n_bins, n_median_bins)) fit int16 for
+    # the usual settings: half the memory traffic of int32.
+    small = max(n_bins, n_median_bins) < 2**15
+    index_type = np.int16 if small else np.int32
+    return (per_thread((w_max, n_columns), np.float64),  # 0 similarity rows
+            per_thread((w_max, n_columns), index_type),  # 1 centred integer scores
+            per_thread((n_columns,), index_type),  # 2 bin indices
+            per_thread((2, _LANES), np.float64),  # 3 min / max lanes
+            per_thread((n_median_bins,), np.int32),  # 4 median histogram
+            per_thread((w_max, n_bins + 1), np.int64),  # 5 score histograms
+            per_thread((4, n_bins + 1), np.int32),  # 6 interleaved histograms
+            per_thread((3, w_max), np.float64),  # 7 row min, max, median
+            per_thread((w_max + t_max, size_max), np.int32),  # 8 alignment sums
+            per_thread((2, size_max), np.int64),  # 9 best key and alignment
+            per_thread((3, n_oriented), np.int64),  # 10 best sum, alignment, overlap
+            per_thread((7, n_targets), np.int64),  # 11 per target and candidate
+            per_thread((n_targets,), np.float64),  # 12 p-value accumulators
+            per_thread((w_max, n_bins + 1), np.float64),  # 13 column pmfs
+            per_thread((3, w_max, capacity), np.float64),  # 14 span pmfs and tails
+            per_thread((6, w_max), np.int64))  # 15 supports
 
 
 @njit(parallel=True, cache=True)
-def run_queries(Q, q_start, q_width, order, Y, aux, euclidean, group_length, group_size,
+def run_queries(Q, q_start, q_width, out_row, Y, aux, euclidean, group_length, group_size,
                 group_base, group_members, target_lengths, n_targets, reverse_complement,
                 length_order, group_start, n_bins, n_median_bins, min_overlap, n_nearest,
-                n_chunks, out_p, out_score, out_offset, out_overlap, out_strand, out_target):
-    """TOMTOM for the queries ``order`` (indices into q_start / q_width / output rows).
+                scratch, out_p, out_score, out_offset, out_overlap, out_strand, out_target):
+    """TOMTOM for the queries q (columns ``Q[:, q_start[q]:][:q_width[q]]``) into row
+    ``out_row[q]`` of the outputs.
 
     Q (4, total query columns). Y (4, N): every column of every oriented target (forward
     targets, then their reverse complements when ``reverse_complement``), laid out as in
-    :func:`best_alignments`; aux (N,) as in :func:`similarity_rows`. target_lengths (n_or,)
-    lengths of the oriented targets; length_order / group_start: the forward targets
-    sorted by length and the start of each length. ``n_nearest`` < 0 fills output row q
-    with every target in input order; otherwise with the ``n_nearest`` best by p-value
-    (ties: lower index).
+    :func:`best_alignments`; aux (N,) as in :func:`similarity_rows`. target_lengths
+    (n_oriented,) lengths of the oriented targets; length_order / group_start: the
+    forward targets sorted by length and the start of each length. ``n_nearest`` < 0
+    fills output row q with every target in input order; otherwise with the
+    ``n_nearest`` best by p-value (ties: lower index). ``scratch``: :func:`make_scratch`
+    for at least as many threads and as wide queries.
     """
     n_columns = Y.shape[1]
-    n_oriented = target_lengths.shape[0]
-    w_max = 1
-    for r in range(order.shape[0]):
-        w_max = max(w_max, q_width[order[r]])
-    t_max, size_max = 1, 1
-    for g in range(group_length.shape[0]):
-        t_max = max(t_max, group_length[g])
-        size_max = max(size_max, group_size[g])
+    w_max = scratch[0].shape[1]
     longest = np.zeros(w_max + 1, dtype=np.int64)  # longest target shorter than w
     for o in range(n_targets):
         t = target_lengths[o]
         for w in range(t + 1, w_max + 1):
             longest[w] = max(longest[w], t)
-    capacity = w_max * n_bins + 1
-    for chunk in prange(n_chunks):
-        rows = np.empty((w_max, n_columns), dtype=np.float64)
-        gamma = np.empty((w_max, n_columns), dtype=np.int32)
-        index = np.empty(n_columns, dtype=np.int32)
-        lanes = np.empty((2, _LANES), dtype=np.float64)
-        median_hist = np.empty(n_median_bins, dtype=np.int32)
-        hist = np.empty((w_max, n_bins + 1), dtype=np.int64)
-        low = np.empty(w_max, dtype=np.float64)
-        high = np.empty(w_max, dtype=np.float64)
-        median = np.empty(w_max, dtype=np.float64)
-        sums = np.empty((w_max + t_max, size_max), dtype=np.int32)
-        best = np.empty(size_max, dtype=np.int64)
-        best_at = np.empty(size_max, dtype=np.int64)
-        best_sum = np.empty(n_oriented, dtype=np.int64)
-        best_align = np.empty(n_oriented, dtype=np.int64)
-        best_overlap = np.empty(n_oriented, dtype=np.int64)
-        score = np.empty(n_targets, dtype=np.int64)
-        align = np.empty(n_targets, dtype=np.int64)
-        overlap = np.empty(n_targets, dtype=np.int64)
-        strand = np.empty(n_targets, dtype=np.int8)
-        cand = np.empty(n_targets, dtype=np.int64)
-        cand_length = np.empty(n_targets, dtype=np.int64)
-        cand_score = np.empty(n_targets, dtype=np.int64)
-        acc = np.empty(n_targets, dtype=np.float64)
-        kernels = np.empty((w_max, n_bins + 1), dtype=np.float64)
-        k_lo = np.empty(w_max, dtype=np.int64)
-        k_n = np.empty(w_max, dtype=np.int64)
-        cur = np.empty((w_max, capacity), dtype=np.float64)
-        nxt = np.empty((w_max, capacity), dtype=np.float64)
-        tail = np.empty((w_max, capacity), dtype=np.float64)
-        lo_cur = np.empty(w_max, dtype=np.int64)
-        lo_nxt = np.empty(w_max, dtype=np.int64)
-        n_cur = np.empty(w_max, dtype=np.int64)
-        n_nxt = np.empty(w_max, dtype=np.int64)
-        for r in range(chunk, order.shape[0], n_chunks):
-            q = order[r]
-            nq = q_width[q]
-            X = Q[:, q_start[q]:q_start[q] + nq]
-            similarity_rows(X, Y, aux, euclidean, rows, low, high, lanes)
-            for i in range(nq):
-                median[i] = binned_median(rows[i], low[i], high[i], n_median_bins, index,
-                                          median_hist)
-            i_min, bin_scale, offset = integer_scale(low, high, median, nq, n_bins)
-            for i in range(nq):
-                integerise(rows[i], median[i] + i_min, bin_scale, offset, n_bins, index,
-                           gamma[i], hist[i])
-            best_alignments(gamma, nq, group_length, group_size, group_base, group_members,
-                            min_overlap, sums, best, best_at, best_sum, best_align,
-                            best_overlap)
-            for o in range(n_targets):
-                use_rc = False
-                if reverse_complement:
-                    r_o = o + n_targets
-                    use_rc = best_sum[r_o] > best_sum[o] or (
-                        best_sum[r_o] == best_sum[o] and best_overlap[r_o] > best_overlap[o])
-                src = o + n_targets if use_rc else o
-                score[o] = best_sum[src] + nq * offset
-                align[o] = best_align[src]
-                overlap[o] = best_overlap[src]
-                strand[o] = 1 if use_rc else 0
-            if n_nearest < 0:
-                n_cand = n_targets
-                for o in range(n_targets):
-                    cand[o] = o
-            else:
-                n_cand = _top_per_length(score, length_order, group_start, n_nearest, cand)
+    for q in prange(q_width.shape[0]):
+        tid = numba.get_thread_id()
+        rows, gamma, index, lanes = scratch[0][tid], scratch[1][tid], scratch[2][tid], \
+            scratch[3][tid]
+        median_hist, hist, sub_hist, stats = scratch[4][tid], scratch[5][tid], \
+            scratch[6][tid], scratch[7][tid]
+        sums, best, per_oriented, per_target = scratch[8][tid], scratch[9][tid], \
+            scratch[10][tid], scratch[11][tid]
+        acc, kernels, levels, meta = scratch[12][tid], scratch[13][tid], scratch[14][tid], \
+            scratch[15][tid]
+        low, high, median = stats[0], stats[1], stats[2]
+        score, align, overlap, strand = per_target[0], per_target[1], per_target[2], \
+            per_target[3]
+        cand, cand_length, cand_score = per_target[4], per_target[5], per_target[6]
+
+        nq = q_width[q]
+        X = Q[:, q_start[q]:q_start[q] + nq]
+        similarity_rows(X, Y, aux, euclidean, rows, low, high, lanes)
+        for i in range(nq):
+            median[i] = binned_median(rows[i], low[i], high[i], n_median_bins, index,
+                                      median_hist, lanes[0])
+        i_min, bin_scale, offset = integer_scale(low, high, median, nq, n_bins)
+        for i in range(nq):
+            integerise(rows[i], median[i] + i_min, bin_scale, offset, n_bins, index, gamma[i],
+                       sub_hist, hist[i])
+        best_sum, best_align, best_overlap = per_oriented[0], per_oriented[1], per_oriented[2]
+        best_alignments(gamma, nq, group_length, group_size, group_base, group_members,
+                        min_overlap, sums, best[0], best[1], best_sum, best_align,
+                        best_overlap)
+        for o in range(n_targets):
+            src = o
+            if reverse_complement:
+                r_o = o + n_targets
+                if best_sum[r_o] > best_sum[o] or (best_sum[r_o] == best_sum[o]
+                                                   and best_overlap[r_o] > best_overlap[o]):
+                    src = r_o
+            score[o] = best_sum[src] + nq * offset
+            align[o] = best_align[src]
+            overlap[o] = best_overlap[src]
+            strand[o] = 1 if src != o else 0
+        # Candidates in order of target length.
+        if n_nearest < 0:
+            n_cand = n_targets
+            for c in range(n_targets):
+                cand[c] = length_order[c]
+        else:
+            n_cand = _top_per_length(score, length_order, group_start, n_nearest, cand)
+        for c in range(n_cand):
+            cand_length[c] = target_lengths[cand[c]]
+            cand_score[c] = score[cand[c]]
+        null_pvalues(hist, n_columns, nq, offset, longest[nq], cand_length, cand_score,
+                     n_cand, kernels, levels, meta, acc)
+        for c in range(n_cand):
+            p = acc[c]
+            if reverse_complement:
+                p = p + p * (1.0 - p)
+            acc[c] = min(max(p, 0.0), 1.0)
+        row = out_row[q]
+        if n_nearest < 0:
             for c in range(n_cand):
-                cand_length[c] = target_lengths[cand[c]]
-                cand_score[c] = score[cand[c]]
-            null_pvalues(hist, n_columns, nq, offset, longest[nq], cand_length, cand_score,
-                         n_cand, kernels, k_lo, k_n, cur, nxt, lo_cur, lo_nxt, n_cur, n_nxt,
-                         tail, acc)
-            for c in range(n_cand):
-                p = acc[c]
-                if reverse_complement:
-                    p = p + p * (1.0 - p)
-                acc[c] = min(max(p, 0.0), 1.0)
-            if n_nearest < 0:
-                for c in range(n_cand):
-                    o = cand[c]
-                    out_p[q, o] = acc[c]
-                    out_score[q, o] = score[o]
-                    out_offset[q, o] = align[o] - (nq - 1)
-                    out_overlap[q, o] = overlap[o]
-                    out_strand[q, o] = strand[o]
-                    out_target[q, o] = o
-            else:
-                by_target = np.argsort(cand[:n_cand])
-                p_sorted = acc[:n_cand][by_target]
-                ranked = by_target[np.argsort(p_sorted, kind="mergesort")]
-                for k in range(out_p.shape[1]):
-                    c = ranked[k]
-                    o = cand[c]
-                    out_p[q, k] = acc[c]
-                    out_score[q, k] = score[o]
-                    out_offset[q, k] = align[o] - (nq - 1)
-                    out_overlap[q, k] = overlap[o]
-                    out_strand[q, k] = strand[o]
-                    out_target[q, k] = o
+                o = cand[c]
+                out_p[row, o] = acc[c]
+                out_score[row, o] = score[o]
+                out_offset[row, o] = align[o] - (nq - 1)
+                out_overlap[row, o] = overlap[o]
+                out_strand[row, o] = strand[o]
+                out_target[row, o] = o
+        else:
+            by_target = np.argsort(cand[:n_cand])
+            ranked = by_target[np.argsort(acc[:n_cand][by_target], kind="mergesort")]
+            for k in range(out_p.shape[1]):
+                c = ranked[k]
+                o = cand[c]
+                out_p[row, k] = acc[c]
+                out_score[row, k] = score[o]
+                out_offset[row, k] = align[o] - (nq - 1)
+                out_overlap[row, k] = overlap[o]
+                out_strand[row, k] = strand[o]
+                out_target[row, k] = o
+
+
+@njit(cache=True, nogil=True)
+def _top_per_length(score, length_order, group_start, k, cand):
+    """Targets that can be among the k best by p-value: the k best-scoring of every
+    length (ties to the lower index), in order of length. Returns their number."""
+    n = score.shape[0]
+    n_cand = 0
+    for g in range(group_start.shape[0] - 1):
+        members = length_order[group_start[g]:group_start[g + 1]]
+        size = members.shape[0]
+        if size <= k:
+            for r in range(size):
+                cand[n_cand] = members[r]
+                n_cand += 1
+            continue
+        keys = np.empty(size, dtype=np.int64)
+        for r in range(size):
+            keys[r] = score[members[r]] * n + (n - 1 - members[r])
+        order = np.argsort(keys)
+        for r in range(k):
+            cand[n_cand] = members[order[size - 1 - r]]
+            n_cand += 1
+    return n_cand

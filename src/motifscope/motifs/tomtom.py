@@ -43,6 +43,7 @@ memelite gives them to the reverse strand.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,10 @@ _BATCH_BYTES = 192 * 2**20
 # PWM queries run through the fused numba kernel on CPU when numba is installed (tests
 # switch it off to check the torch engine, which CUDA runs use).
 _USE_CPU_KERNEL = True
+# Sequence queries (one-hot seqlets) go to the torch engine, which shares span
+# distributions between queries by composition, when there are at least this many; below
+# that its fixed cost per batch exceeds the kernel's per-query cost.
+_MIN_SHARED_QUERIES = 64
 
 
 @dataclass
@@ -243,7 +248,8 @@ def tomtom_pvalues(queries, targets, distance: str = "ed", min_overlap: int = 1,
 # --------------------------------------------------------------------------------------
 
 class _Database:
-    """Target columns (with reverse complements), deduplicated, plus alignment layouts."""
+    """Target columns (with reverse complements), plus their deduplicated form and
+    alignment layouts for the torch engine (computed on first use)."""
 
     def __init__(self, matrices: list[np.ndarray], reverse_complement: bool, distance: str,
                  n_score_bins: int, n_median_bins: int, device: torch.device):
@@ -258,25 +264,37 @@ class _Database:
             oriented += [m[::-1, ::-1] for m in matrices]
         self.lengths = torch.tensor([m.shape[1] for m in oriented], dtype=torch.int64,
                                     device=device)
-        columns = np.concatenate(oriented, axis=1).T  # (M, 4)
-        self.n_columns = columns.shape[0]
-        unique, inverse, counts = np.unique(columns, axis=0, return_inverse=True,
-                                            return_counts=True)
-        self.columns = torch.from_numpy(np.ascontiguousarray(unique)).to(device)  # (M_u, 4)
-        self.inverse = torch.from_numpy(inverse.ravel()).to(device)
-        self.counts = torch.from_numpy(counts).to(device=device, dtype=torch.float64)
-        self.weights = self.counts / float(self.n_columns)
+        self.flat = np.concatenate(oriented, axis=1).T  # (M, 4), every oriented column
+        self.n_columns = self.flat.shape[0]
         self.halfway = float(self.n_columns) / 2
         starts = np.concatenate([[0], np.cumsum([m.shape[1] for m in oriented])[:-1]])
         self.starts = torch.as_tensor(starts, dtype=torch.int64, device=device)
-        if distance == "ed":
-            self.norms = (self.columns ** 2).sum(1)
-        else:
-            centred = self.columns - 0.25
-            self.centred = centred
-            self.sum_squares = (centred ** 2).sum(1)
         self._layouts: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self._kernel_arrays: dict[str, np.ndarray] | None = None
+
+    @functools.cached_property
+    def _unique(self) -> dict[str, torch.Tensor]:
+        """Distinct columns (M_u, 4), each column's index among them and their counts."""
+        unique, inverse, counts = np.unique(self.flat, axis=0, return_inverse=True,
+                                            return_counts=True)
+        columns = torch.from_numpy(np.ascontiguousarray(unique)).to(self.device)
+        counts = torch.from_numpy(counts).to(device=self.device, dtype=torch.float64)
+        out = {"columns": columns, "inverse": torch.from_numpy(inverse.ravel()).to(self.device),
+               "counts": counts, "weights": counts / float(self.n_columns)}
+        if self.distance == "ed":
+            out["norms"] = (columns ** 2).sum(1)
+        else:
+            out["centred"] = columns - 0.25
+            out["sum_squares"] = (out["centred"] ** 2).sum(1)
+        return out
+
+    columns = property(lambda self: self._unique["columns"])
+    inverse = property(lambda self: self._unique["inverse"])
+    counts = property(lambda self: self._unique["counts"])
+    weights = property(lambda self: self._unique["weights"])
+    norms = property(lambda self: self._unique["norms"])
+    centred = property(lambda self: self._unique["centred"])
+    sum_squares = property(lambda self: self._unique["sum_squares"])
 
     def dissimilarity(self, query_columns: torch.Tensor) -> torch.Tensor:
         """Minus the column similarity of query columns (U, 4) with every unique database
@@ -356,7 +374,7 @@ class _Database:
         length with the start of each length.
         """
         if self._kernel_arrays is None:
-            columns = self.columns.cpu().numpy()[self.inverse.cpu().numpy()]  # (M, 4)
+            columns = self.flat
             lengths = self.lengths.cpu().numpy().astype(np.int64)
             starts = self.starts.cpu().numpy().astype(np.int64)
             members = np.argsort(lengths, kind="stable").astype(np.int64)
@@ -413,30 +431,38 @@ class _Engine:
         db = self.db
         n_q = len(queries)
         k = db.n_targets if self.n_nearest is None else self.n_nearest
-        out = {name: np.zeros((n_q, k), dtype=dtype) for name, dtype in
+        # Every row is written by one of the two engines.
+        out = {name: np.empty((n_q, k), dtype=dtype) for name, dtype in
                [("p", np.float64), ("score", np.int64), ("offset", np.int64),
                 ("overlap", np.int64), ("strand", np.int8), ("target", np.int64)]}
-        kernel = _cpu_kernel(db.device)
-        if kernel is None:
-            by_kernel = np.zeros(n_q, dtype=bool)
-        else:
-            by_kernel = np.array([not _is_sequence(q) for q in queries], dtype=bool)
+        by_kernel = self._by_kernel(queries)
         work = [("torch", batch) for batch in
                 self._torch_batches(queries, np.flatnonzero(~by_kernel), batch_size)]
         work += [("kernel", chunk) for chunk in
                  _kernel_chunks(queries, np.flatnonzero(by_kernel), batch_size)]
+        run_kernel = _KernelRun(_cpu_kernel(db.device), db, queries, self.min_overlap,
+                                self.n_nearest, out) if by_kernel.any() else None
         for kind, batch in progress(work, desc="tomtom", unit="batch", verbose=verbose):
             if kind == "kernel":
-                result = _run_kernel(kernel, db, queries, batch, self.min_overlap,
-                                     self.n_nearest, k)
-            else:
-                result = self._run_batch([queries[i] for i in batch[0]], *batch[1:])
-                result = {name: values.cpu().numpy() for name, values in result.items()}
-                batch = batch[0]
+                run_kernel(batch)
+                continue
+            result = self._run_batch([queries[i] for i in batch[0]], *batch[1:])
             for name, values in result.items():
-                out[name][batch] = values
+                out[name][batch[0]] = values.cpu().numpy()
         return TomtomResult(out["p"], out["score"], out["offset"], out["overlap"],
                             out["strand"], out["target"], db.n_targets)
+
+    def _by_kernel(self, queries: list[np.ndarray]) -> np.ndarray:
+        """Which queries the CPU kernel runs: all but sequences (one-hot or all-zero
+        columns, e.g. seqlets), unless there are too few of those for the torch engine's
+        sharing of span distributions by composition to pay off. None without a kernel
+        (CUDA, or numba missing)."""
+        if _cpu_kernel(self.db.device) is None:
+            return np.zeros(len(queries), dtype=bool)
+        sequence = np.array([_is_sequence(q) for q in queries], dtype=bool)
+        if sequence.sum() < _MIN_SHARED_QUERIES:
+            return np.ones(len(queries), dtype=bool)
+        return ~sequence
 
     def _torch_batches(self, queries: list[np.ndarray], indices: np.ndarray,
                        batch_size: int | None):
@@ -785,35 +811,52 @@ def _kernel_chunks(queries: list[np.ndarray], indices: np.ndarray,
     return [ordered[lo:lo + size] for lo in range(0, len(ordered), size)]
 
 
-def _run_kernel(kernel, db: "_Database", queries: list[np.ndarray], batch: np.ndarray,
-                min_overlap: int, n_nearest: int | None, k: int) -> dict[str, np.ndarray]:
-    """Run the CPU kernel on the queries ``batch``; arrays of shape (len(batch), k)."""
-    import numba
+class _KernelRun:
+    """Runs the CPU kernel on chunks of queries into the output arrays, with per-thread
+    scratch allocated once."""
 
-    arrays = db.kernel_arrays()
-    chosen = [queries[i] for i in batch]
-    widths = np.array([q.shape[1] for q in chosen], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
-    matrix = np.ascontiguousarray(np.concatenate(chosen, axis=1), dtype=np.float64)
-    out = {name: np.zeros((len(batch), k), dtype=dtype) for name, dtype in
-           [("p", np.float64), ("score", np.int64), ("offset", np.int64),
-            ("overlap", np.int64), ("strand", np.int8), ("target", np.int64)]}
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    saved = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        kernel.run_queries(
-            matrix, starts, widths, np.arange(len(batch), dtype=np.int64), arrays["Y"],
-            arrays["aux"], db.distance == "ed", arrays["group_length"], arrays["group_size"],
-            arrays["group_base"], arrays["group_members"], arrays["target_lengths"],
-            db.n_targets, db.reverse_complement, arrays["length_order"],
-            arrays["group_start"], db.n_bins, db.n_median_bins, min_overlap,
-            -1 if n_nearest is None else n_nearest, min(len(batch), 4 * threads),
-            out["p"], out["score"], out["offset"], out["overlap"], out["strand"],
-            out["target"])
-    finally:
-        numba.set_num_threads(saved)
-    return out
+    def __init__(self, kernel, db: "_Database", queries: list[np.ndarray], min_overlap: int,
+                 n_nearest: int | None, out: dict[str, np.ndarray]):
+        import numba
+
+        self.kernel, self.db, self.queries, self.out = kernel, db, queries, out
+        self.min_overlap = min_overlap
+        self.n_nearest = -1 if n_nearest is None else n_nearest
+        self.arrays = db.kernel_arrays()
+        self.threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+        self.scratch = None
+
+    def __call__(self, batch: np.ndarray) -> None:
+        """Fill the output rows ``batch``."""
+        import numba
+
+        arrays, db, out = self.arrays, self.db, self.out
+        chosen = [self.queries[i] for i in batch]
+        widths = np.array([q.shape[1] for q in chosen], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        matrix = np.ascontiguousarray(np.concatenate(chosen, axis=1), dtype=np.float64)
+        if self.scratch is None or self.scratch[0].shape[1] < widths.max():
+            # Chunks come widest first, so this is allocated once.
+            self.scratch = self.kernel.make_scratch(
+                self.threads, int(widths.max()), arrays["Y"].shape[1], db.n_bins,
+                db.n_median_bins, int(arrays["group_length"].max()),
+                int(arrays["group_size"].max()), len(arrays["target_lengths"]), db.n_targets)
+        saved = numba.get_num_threads()
+        numba.set_num_threads(self.threads)
+        # Queries are handed out one at a time (their costs differ by the cube of width).
+        saved_chunk = numba.set_parallel_chunksize(1)
+        try:
+            self.kernel.run_queries(
+                matrix, starts, widths, batch.astype(np.int64), arrays["Y"], arrays["aux"],
+                db.distance == "ed", arrays["group_length"], arrays["group_size"],
+                arrays["group_base"], arrays["group_members"], arrays["target_lengths"],
+                db.n_targets, db.reverse_complement, arrays["length_order"],
+                arrays["group_start"], db.n_bins, db.n_median_bins, self.min_overlap,
+                self.n_nearest, self.scratch, out["p"], out["score"], out["offset"],
+                out["overlap"], out["strand"], out["target"])
+        finally:
+            numba.set_parallel_chunksize(saved_chunk)
+            numba.set_num_threads(saved)
 
 
 def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
