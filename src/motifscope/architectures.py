@@ -54,7 +54,7 @@ class DemoCNN(nn.Module):
     def forward(self, X):
         if X.shape[-1] != self.input_length:
             raise ValueError(f"DemoCNN expects inputs of shape (B, 4, {self.input_length}), "
-                             f"got {tuple(X.shape)}")
+                             f"got length {X.shape[-1]}")
         h = self.pool1(self.relu1(self.bn1(self.conv1(X))))
         h = self.pool2(self.relu2(self.bn2(self.conv2(h))))
         return self.out(self.flatten(h))
