@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -42,12 +43,16 @@ def why_no_slurm() -> str | None:
 
 
 @contextlib.contextmanager
-def local_slurm(directory: Path, cpus: int = 2):
+def local_slurm(directory: Path, cpus: int | None = None):
     """Start a single-node Slurm in ``directory``; yield the environment to submit with.
 
-    Skips the calling test, with the reason, when the daemons cannot run here. The daemons
-    are stopped by PID on exit, whatever happens in between.
+    The node claims ``cpus`` CPUs, by default twice the machine's: each job spends most of
+    its time in single-threaded Python start-up (two Snakemake processes per job), so two
+    jobs at once use two cores better than one. Skips the calling test, with the reason,
+    when the daemons cannot run here. The daemons are stopped by PID on exit, whatever
+    happens in between.
     """
+    cpus = cpus or 2 * (os.cpu_count() or 1)
     reason = why_no_slurm()
     if reason:
         pytest.skip(reason)
@@ -208,29 +213,69 @@ def _same_json(a: Path, b: Path) -> bool:
     return left == right
 
 
+# The report names the workflow's git revision: a commit between the two runs (never in
+# CI, often on a shared development checkout) changes it and nothing else.
+GIT_REVISION = re.compile(rb"\b[0-9a-f]{40}(\+dirty)?\b")
+
+
+def _sha256(path: Path) -> bytes:
+    return hashlib.sha256(path.read_bytes()).hexdigest().encode()
+
+
+def _same_html(a: Path, b: Path, equivalent: dict[str, tuple[Path, Path]]) -> bool:
+    """HTML equal but for the git revision and the SHA-256 of files whose bytes differ
+    while their content was found equal (``equivalent``: name -> both paths)."""
+    left, right = a.read_bytes(), b.read_bytes()
+    for name, (x, y) in equivalent.items():
+        left = left.replace(_sha256(x), f"<sha256 of {name}>".encode())
+        right = right.replace(_sha256(y), f"<sha256 of {name}>".encode())
+    return GIT_REVISION.sub(b"<rev>", left) == GIT_REVISION.sub(b"<rev>", right)
+
+
+def _first_difference(a: Path, b: Path) -> str:
+    """The first differing line of two text files, shortened, for the failure message."""
+    try:
+        left, right = a.read_text().splitlines(), b.read_text().splitlines()
+    except UnicodeDecodeError:
+        return "binary"
+    for number, (x, y) in enumerate(zip(left, right), 1):
+        if x != y:
+            start = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), 0)
+            return f"line {number}: {x[max(0, start - 40):start + 80]!r} vs " \
+                   f"{y[max(0, start - 40):start + 80]!r}"
+    return f"{len(left)} vs {len(right)} lines"
+
+
 def compare_results(reference: Path, other: Path) -> list[str]:
     """Differences between two ``results/`` trees; an empty list when they are equal.
 
     Files must be byte-identical, except: HDF5 files are compared dataset by dataset
     (values, dtypes, attributes; HDF5 metadata bytes may differ), gzip files by their
-    decompressed content (the header stores a time), ``.pt`` files by their tensors, and
-    JSON files without timing keys (``train_seconds``).
+    decompressed content (the header stores a time), ``.pt`` files by their tensors (the
+    zip archive's folder name comes from the file name it was first written to), JSON
+    files without timing keys (``train_seconds``), and HTML without the git revision and
+    without the checksums of files that passed one of these content comparisons.
     """
     left, right = _result_files(reference), _result_files(other)
     problems = [f"only in {reference}: {p}" for p in sorted(left - right)]
     problems += [f"only in {other}: {p}" for p in sorted(right - left)]
+    content_compare = {".h5": _same_h5, ".pt": _same_state_dict, ".json": _same_json,
+                       ".gz": lambda a, b: gzip.decompress(a.read_bytes()) ==
+                       gzip.decompress(b.read_bytes())}
+    equivalent, pages = {}, []
     for name in sorted(left & right):
         a, b = reference / name, other / name
-        if a.suffix == ".h5":
-            same = _same_h5(a, b)
-        elif a.suffix == ".gz":
-            same = gzip.decompress(a.read_bytes()) == gzip.decompress(b.read_bytes())
-        elif a.suffix == ".pt":
-            same = _same_state_dict(a, b)
-        elif a.suffix == ".json":
-            same = _same_json(a, b)
+        if a.suffix == ".html":
+            pages.append(name)
+            continue
+        if a.read_bytes() == b.read_bytes():
+            continue
+        if a.suffix in content_compare and content_compare[a.suffix](a, b):
+            equivalent[name] = (a, b)
         else:
-            same = a.read_bytes() == b.read_bytes()
-        if not same:
-            problems.append(f"differs: {name}")
+            problems.append(f"differs: {name} ({_first_difference(a, b)})")
+    for name in pages:
+        a, b = reference / name, other / name
+        if not _same_html(a, b, equivalent):
+            problems.append(f"differs: {name} ({_first_difference(a, b)})")
     return problems
