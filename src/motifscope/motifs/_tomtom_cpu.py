@@ -50,8 +50,9 @@ _PAD = 3  # zeros on either side of a span pmf (taps 1-3 of a sweep read past it
 # --------------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")
-def _euclidean(norm, a0, a1, a2, a3, aux_j, y0, y1, y2, y3):
-    """-||x - y|| as memelite computes it: norms summed, then each 2 x_k y_k subtracted."""
+def euclidean(norm, a0, a1, a2, a3, aux_j, y0, y1, y2, y3):
+    """-||x - y|| as memelite computes it: the squared norms added, then each 2 x_k y_k
+    subtracted (norm = ||x||^2, a = 2 x, aux_j = ||y||^2)."""
     z = norm + aux_j
     z -= a0 * y0
     z -= a1 * y1
@@ -61,63 +62,146 @@ def _euclidean(norm, a0, a1, a2, a3, aux_j, y0, y1, y2, y3):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pearson(squares, c0, c1, c2, c3, aux_j, y0, y1, y2, y3):
-    """MEME's Pearson correlation of two centred columns (0 without variance)."""
+def pearson(squares, c0, c1, c2, c3, aux_j, y0, y1, y2, y3):
+    """MEME's Pearson correlation of two columns centred at 1/4 (0 without variance);
+    squares and aux_j are their sums of squares."""
     den = math.sqrt(squares * aux_j)
     num = c0 * y0 + c1 * y1 + c2 * y2 + c3 * y3
     return num / den if den != 0 else 0.0
 
 
-@njit(cache=True, nogil=True)
-def similarity_rows(X, Y, aux, euclidean, rows, low, high, lanes):
-    """Similarity of every query column with every database column, and row extremes.
+def column_coefficients(X: np.ndarray, distance: str) -> np.ndarray:
+    """The query-column constants of :func:`euclidean` or :func:`pearson`, (5, n): the
+    squared norm and 2 x (memelite's summation order), or the sum of squares and x - 1/4."""
+    c = 2 * X if distance == "ed" else X - 0.25
+    base = X if distance == "ed" else c
+    first = base[0] * base[0] + base[1] * base[1] + base[2] * base[2] + base[3] * base[3]
+    return np.ascontiguousarray(np.vstack([first[None, :], c]))
 
-    X (4, nq) query columns; Y (4, N) database columns (centred at 1/4 for Pearson);
-    aux (N,) their squared norms (Euclidean) or sums of squares (Pearson). Writes
-    rows[i, :N] = -||x_i - y_j|| or the Pearson correlation, and low[i], high[i] = min
-    and max of row i. The extremes are kept in 64 independent lanes updated in the same
-    loop (an element-wise update vectorises, a single running value is a serial chain);
-    values are never NaN. ``lanes`` is (2, 64) scratch.
+
+@njit(cache=True, nogil=True, inline="always")
+def _similarity(euclid, p, p0, p1, p2, p3, aux_j, y0, y1, y2, y3):
+    if euclid:
+        return euclidean(p, p0, p1, p2, p3, aux_j, y0, y1, y2, y3)
+    return pearson(p, p0, p1, p2, p3, aux_j, y0, y1, y2, y3)
+
+
+@njit(cache=True, nogil=True)
+def similarity_rows(euclid, C, first, count, Y, aux, rows, low, high, lanes):
+    """Similarity of query columns ``first .. first + count - 1`` (3 or 4) with every
+    database column, and the extremes of each row.
+
+    ``euclid`` chooses :func:`euclidean` or :func:`pearson`; each choice is a separate
+    inlined copy of the loop, so the loop vectorises. C (5, nq) their query-column
+    constants
+    (:func:`column_coefficients`); Y (4, N) database columns (centred at 1/4 for
+    Pearson), aux (N,) their squared norms (Euclidean) or sums of squares (Pearson).
+    Writes rows[i, :N] and low[i], high[i] = min and max of row i (``rows`` has a spare
+    last row). Four columns share one
+    sweep over the database (each database column is loaded once for the four); the
+    extremes are kept in 64 independent lanes per row, updated in the same loop (an
+    element-wise update vectorises, a single running value is a serial chain); values
+    are never NaN. ``lanes`` is (8, 64) scratch.
     """
-    nq, n = X.shape[1], Y.shape[1]
+    if euclid:
+        _rows_body(True, C, first, count, Y, aux, rows, low, high, lanes)
+    else:
+        _rows_body(False, C, first, count, Y, aux, rows, low, high, lanes)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rows_body(euclid, C, first, count, Y, aux, rows, low, high, lanes):
+    n = Y.shape[1]
     y0, y1, y2, y3 = Y[0], Y[1], Y[2], Y[3]
     n_blocks = n - n % _LANES
-    lo_lane, hi_lane = lanes[0], lanes[1]
-    for i in range(nq):
-        row = rows[i]
-        if euclidean:
-            x0, x1, x2, x3 = X[0, i], X[1, i], X[2, i], X[3, i]
-            p = x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3
-            p0, p1, p2, p3 = 2 * x0, 2 * x1, 2 * x2, 2 * x3
-        else:
-            p0, p1, p2, p3 = X[0, i] - 0.25, X[1, i] - 0.25, X[2, i] - 0.25, X[3, i] - 0.25
-            p = p0 * p0 + p1 * p1 + p2 * p2 + p3 * p3
+    # With 3 columns the third is computed twice, the copy going to the spare last row
+    # of ``rows`` (distinct rows keep the loop free of aliasing, hence vectorised).
+    last = first + count - 1
+    ia, ib, ic, id_ = first, min(first + 1, last), min(first + 2, last), min(first + 3, last)
+    spare = rows.shape[0] - 1
+    pa, a0, a1, a2, a3 = C[0, ia], C[1, ia], C[2, ia], C[3, ia], C[4, ia]
+    pb, b0, b1, b2, b3 = C[0, ib], C[1, ib], C[2, ib], C[3, ib], C[4, ib]
+    pc, c0, c1, c2, c3 = C[0, ic], C[1, ic], C[2, ic], C[3, ic], C[4, ic]
+    pd, d0, d1, d2, d3 = C[0, id_], C[1, id_], C[2, id_], C[3, id_], C[4, id_]
+    ra, rb, rc, rd = rows[ia], rows[ib], rows[ic], rows[first + 3 if count == 4 else spare]
+    la, ha, lb, hb = lanes[0], lanes[1], lanes[2], lanes[3]
+    lc, hc, ld, hd = lanes[4], lanes[5], lanes[6], lanes[7]
+    for u in range(_LANES):
+        la[u], lb[u], lc[u], ld[u] = np.inf, np.inf, np.inf, np.inf
+        ha[u], hb[u], hc[u], hd[u] = -np.inf, -np.inf, -np.inf, -np.inf
+    for j0 in range(0, n_blocks, _LANES):
         for u in range(_LANES):
-            lo_lane[u] = np.inf
-            hi_lane[u] = -np.inf
-        for j0 in range(0, n_blocks, _LANES):
-            for u in range(_LANES):
-                j = j0 + u
-                if euclidean:
-                    g = _euclidean(p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
-                else:
-                    g = _pearson(p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
-                row[j] = g
-                lo_lane[u] = g if g < lo_lane[u] else lo_lane[u]
-                hi_lane[u] = g if g > hi_lane[u] else hi_lane[u]
+            j = j0 + u
+            w0, w1, w2, w3, wn = y0[j], y1[j], y2[j], y3[j], aux[j]
+            g = _similarity(euclid, pa, a0, a1, a2, a3, wn, w0, w1, w2, w3)
+            ra[j] = g
+            la[u] = g if g < la[u] else la[u]
+            ha[u] = g if g > ha[u] else ha[u]
+            g = _similarity(euclid, pb, b0, b1, b2, b3, wn, w0, w1, w2, w3)
+            rb[j] = g
+            lb[u] = g if g < lb[u] else lb[u]
+            hb[u] = g if g > hb[u] else hb[u]
+            g = _similarity(euclid, pc, c0, c1, c2, c3, wn, w0, w1, w2, w3)
+            rc[j] = g
+            lc[u] = g if g < lc[u] else lc[u]
+            hc[u] = g if g > hc[u] else hc[u]
+            g = _similarity(euclid, pd, d0, d1, d2, d3, wn, w0, w1, w2, w3)
+            rd[j] = g
+            ld[u] = g if g < ld[u] else ld[u]
+            hd[u] = g if g > hd[u] else hd[u]
+    for k in range(count):
+        i = first + k
         lo, hi = np.inf, -np.inf
         for u in range(_LANES):
-            lo = min(lo, lo_lane[u])
-            hi = max(hi, hi_lane[u])
+            lo = min(lo, lanes[2 * k, u])
+            hi = max(hi, lanes[2 * k + 1, u])
+        row = rows[i]
+        p, p0, p1, p2, p3 = C[0, i], C[1, i], C[2, i], C[3, i], C[4, i]
         for j in range(n_blocks, n):
-            if euclidean:
-                g = _euclidean(p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
-            else:
-                g = _pearson(p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
+            g = _similarity(euclid, p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
             row[j] = g
             lo = min(lo, g)
             hi = max(hi, g)
         low[i], high[i] = lo, hi
+
+
+@njit(cache=True, nogil=True)
+def similarity_row(euclid, C, i, Y, aux, row, low, high, lanes):
+    """:func:`similarity_rows` for the single query column i (for 1 or 2 columns a
+    sweep each is cheaper than a sweep of four)."""
+    if euclid:
+        _row_body(True, C, i, Y, aux, row, low, high, lanes)
+    else:
+        _row_body(False, C, i, Y, aux, row, low, high, lanes)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_body(euclid, C, i, Y, aux, row, low, high, lanes):
+    n = Y.shape[1]
+    y0, y1, y2, y3 = Y[0], Y[1], Y[2], Y[3]
+    n_blocks = n - n % _LANES
+    p, p0, p1, p2, p3 = C[0, i], C[1, i], C[2, i], C[3, i], C[4, i]
+    lo_lane, hi_lane = lanes[0], lanes[1]
+    for u in range(_LANES):
+        lo_lane[u] = np.inf
+        hi_lane[u] = -np.inf
+    for j0 in range(0, n_blocks, _LANES):
+        for u in range(_LANES):
+            j = j0 + u
+            g = _similarity(euclid, p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
+            row[j] = g
+            lo_lane[u] = g if g < lo_lane[u] else lo_lane[u]
+            hi_lane[u] = g if g > hi_lane[u] else hi_lane[u]
+    lo, hi = np.inf, -np.inf
+    for u in range(_LANES):
+        lo = min(lo, lo_lane[u])
+        hi = max(hi, hi_lane[u])
+    for j in range(n_blocks, n):
+        g = _similarity(euclid, p, p0, p1, p2, p3, aux[j], y0[j], y1[j], y2[j], y3[j])
+        row[j] = g
+        lo = min(lo, g)
+        hi = max(hi, g)
+    low[i], high[i] = lo, hi
 
 
 @njit(cache=True, nogil=True)
@@ -450,10 +534,10 @@ def make_scratch(n_threads, w_max, n_columns, n_bins, n_median_bins, t_max, size
     # the usual settings: half the memory traffic of int32.
     small = max(n_bins, n_median_bins) < 2**15
     index_type = np.int16 if small else np.int32
-    return (per_thread((w_max, n_columns), np.float64),  # 0 similarity rows
+    return (per_thread((w_max + 1, n_columns), np.float64),  # 0 similarity rows (+ spare)
             per_thread((w_max, n_columns), index_type),  # 1 centred integer scores
             per_thread((n_columns,), index_type),  # 2 bin indices
-            per_thread((2, _LANES), np.float64),  # 3 min / max lanes
+            per_thread((8, _LANES), np.float64),  # 3 min / max lanes
             per_thread((n_median_bins,), np.int32),  # 4 median histogram
             per_thread((w_max, n_bins + 1), np.int64),  # 5 score histograms
             per_thread((4, n_bins + 1), np.int32),  # 6 interleaved histograms
@@ -469,16 +553,17 @@ def make_scratch(n_threads, w_max, n_columns, n_bins, n_median_bins, t_max, size
 
 
 @njit(parallel=True, cache=True)
-def run_queries(Q, q_start, q_width, out_row, Y, aux, euclidean, group_length, group_size,
+def run_queries(euclid, Q, q_start, q_width, out_row, Y, aux, group_length, group_size,
                 group_base, group_members, target_lengths, n_targets, reverse_complement,
                 length_order, group_start, n_bins, n_median_bins, min_overlap, n_nearest,
                 scratch, out_p, out_score, out_offset, out_overlap, out_strand, out_target):
     """TOMTOM for the queries q (columns ``Q[:, q_start[q]:][:q_width[q]]``) into row
     ``out_row[q]`` of the outputs.
 
-    Q (4, total query columns). Y (4, N): every column of every oriented target (forward
+    ``euclid``: :func:`euclidean` or else :func:`pearson`; Q (5, total query columns)
+    their query-column constants (:func:`column_coefficients`). Y (4, N): every column of every oriented target (forward
     targets, then their reverse complements when ``reverse_complement``), laid out as in
-    :func:`best_alignments`; aux (N,) as in :func:`similarity_rows`. target_lengths
+    :func:`best_alignments`, and aux (N,), as in :func:`similarity_rows`. target_lengths
     (n_oriented,) lengths of the oriented targets; length_order / group_start: the
     forward targets sorted by length and the start of each length. ``n_nearest`` < 0
     fills output row q with every target in input order; otherwise with the
@@ -486,7 +571,7 @@ def run_queries(Q, q_start, q_width, out_row, Y, aux, euclidean, group_length, g
     for at least as many threads and as wide queries.
     """
     n_columns = Y.shape[1]
-    w_max = scratch[0].shape[1]
+    w_max = scratch[5].shape[1]
     longest = np.zeros(w_max + 1, dtype=np.int64)  # longest target shorter than w
     for o in range(n_targets):
         t = target_lengths[o]
@@ -509,10 +594,17 @@ def run_queries(Q, q_start, q_width, out_row, Y, aux, euclidean, group_length, g
 
         nq = q_width[q]
         X = Q[:, q_start[q]:q_start[q] + nq]
-        similarity_rows(X, Y, aux, euclidean, rows, low, high, lanes)
-        for i in range(nq):
-            median[i] = binned_median(rows[i], low[i], high[i], n_median_bins, index,
-                                      median_hist, lanes[0])
+        # Four columns per database sweep; their medians while the rows are in cache.
+        for first in range(0, nq, 4):
+            count = min(4, nq - first)
+            if count >= 3:
+                similarity_rows(euclid, X, first, count, Y, aux, rows, low, high, lanes)
+            else:
+                for i in range(first, first + count):
+                    similarity_row(euclid, X, i, Y, aux, rows[i], low, high, lanes)
+            for i in range(first, first + count):
+                median[i] = binned_median(rows[i], low[i], high[i], n_median_bins, index,
+                                          median_hist, lanes[0])
         i_min, bin_scale, offset = integer_scale(low, high, median, nq, n_bins)
         for i in range(nq):
             integerise(rows[i], median[i] + i_min, bin_scale, offset, n_bins, index, gamma[i],

@@ -834,8 +834,8 @@ class _KernelRun:
         chosen = [self.queries[i] for i in batch]
         widths = np.array([q.shape[1] for q in chosen], dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
-        matrix = np.ascontiguousarray(np.concatenate(chosen, axis=1), dtype=np.float64)
-        if self.scratch is None or self.scratch[0].shape[1] < widths.max():
+        matrix = self.kernel.column_coefficients(np.concatenate(chosen, axis=1), db.distance)
+        if self.scratch is None or self.scratch[5].shape[1] < widths.max():
             # Chunks come widest first, so this is allocated once.
             self.scratch = self.kernel.make_scratch(
                 self.threads, int(widths.max()), arrays["Y"].shape[1], db.n_bins,
@@ -847,8 +847,8 @@ class _KernelRun:
         saved_chunk = numba.set_parallel_chunksize(1)
         try:
             self.kernel.run_queries(
-                matrix, starts, widths, batch.astype(np.int64), arrays["Y"], arrays["aux"],
-                db.distance == "ed", arrays["group_length"], arrays["group_size"],
+                db.distance == "ed", matrix, starts, widths, batch.astype(np.int64), arrays["Y"],
+                arrays["aux"], arrays["group_length"], arrays["group_size"],
                 arrays["group_base"], arrays["group_members"], arrays["target_lengths"],
                 db.n_targets, db.reverse_complement, arrays["length_order"],
                 arrays["group_start"], db.n_bins, db.n_median_bins, self.min_overlap,
