@@ -81,6 +81,7 @@ def column_coefficients(X: np.ndarray, distance: str) -> np.ndarray:
 
 @njit(cache=True, nogil=True, inline="always")
 def _similarity(euclid, p, p0, p1, p2, p3, aux_j, y0, y1, y2, y3):
+    """:func:`euclidean` or :func:`pearson` (``euclid`` is a constant after inlining)."""
     if euclid:
         return euclidean(p, p0, p1, p2, p3, aux_j, y0, y1, y2, y3)
     return pearson(p, p0, p1, p2, p3, aux_j, y0, y1, y2, y3)
@@ -91,17 +92,15 @@ def similarity_rows(euclid, C, first, count, Y, aux, rows, low, high, lanes):
     """Similarity of query columns ``first .. first + count - 1`` (3 or 4) with every
     database column, and the extremes of each row.
 
-    ``euclid`` chooses :func:`euclidean` or :func:`pearson`; each choice is a separate
-    inlined copy of the loop, so the loop vectorises. C (5, nq) their query-column
-    constants
+    ``euclid`` chooses :func:`euclidean` or :func:`pearson` (each is its own inlined
+    copy of the loop, so the loop vectorises); C (5, nq) their query-column constants
     (:func:`column_coefficients`); Y (4, N) database columns (centred at 1/4 for
     Pearson), aux (N,) their squared norms (Euclidean) or sums of squares (Pearson).
     Writes rows[i, :N] and low[i], high[i] = min and max of row i (``rows`` has a spare
-    last row). Four columns share one
-    sweep over the database (each database column is loaded once for the four); the
-    extremes are kept in 64 independent lanes per row, updated in the same loop (an
-    element-wise update vectorises, a single running value is a serial chain); values
-    are never NaN. ``lanes`` is (8, 64) scratch.
+    last row). Four columns share one sweep over the database (each database column is
+    loaded once for the four); the extremes are kept in 64 independent lanes per row,
+    updated in the same loop (an element-wise update vectorises, a single running value
+    is a serial chain); values are never NaN. ``lanes`` is (8, 64) scratch.
     """
     if euclid:
         _rows_body(True, C, first, count, Y, aux, rows, low, high, lanes)
@@ -394,29 +393,28 @@ def convolve(a, n_a, kernel, n_k, out):
 
 @njit(cache=True, nogil=True)
 def _upper_tail(pmf, n, tail):
-    """tail[k] = P(X >= lo + k) for k < n, summed from the top, clipped to [0, 1]."""
+    """Lookup table of P(X >= lo + k): tail[k] for k in [0, n], summed from the top and
+    clipped to [0, 1], with tail[0] = 1 exactly (nothing lies below lo) and tail[n] = 0;
+    :func:`_tail_at` clamps k into [0, n]."""
     acc = 0.0
-    for k in range(n - 1, -1, -1):
+    for k in range(n - 1, 0, -1):
         acc += pmf[k]
         tail[k] = min(acc, 1.0)
+    tail[0] = 1.0
+    tail[n] = 0.0
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _tail_at(tail, lo, n, v):
-    """P(X >= v) for a span whose distribution starts at lo and has n bins."""
-    k = v - lo
-    if k <= 0:
-        return 1.0
-    if k >= n:
-        return 0.0
-    return tail[k]
+    """P(X >= v) for a span whose distribution starts at lo and has n bins (branch-free,
+    so loops over candidates vectorise)."""
+    return tail[min(max(v - lo, 0), n)]
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _union(acc, q):
-    """P(A or B) for independent A (probability acc) and B (probability q)."""
-    if q >= 1.0:
-        return 1.0
+    """P(A or B) for independent A (probability acc) and B (probability q); exactly 1
+    when q is 1 (acc + (1 - acc) rounds to 1 for acc in [0, 1])."""
     return acc + q * (1.0 - acc)
 
 
@@ -431,6 +429,8 @@ def null_pvalues(hist, n_total, nq, offset, longest_inner, cand_length, cand_sco
     longest target shorter than the query (0 if none): every span up to that length is
     built, longer ones only as prefix and suffix. Writes acc[:n_cand]. Scratch: kernels
     (nq, n_bins + 1), levels (3, nq, nq * n_bins + 1 + 2 * _PAD), meta (6, nq) int64.
+    For one candidate the alignments are combined in a fixed order (level by level, then
+    window by window), whatever the other candidates.
     """
     n_bins = hist.shape[1] - 1
     inv_total = 1.0 / n_total
@@ -501,26 +501,28 @@ def null_pvalues(hist, n_total, nq, offset, longest_inner, cand_length, cand_sco
                 _upper_tail(cur[i, _PAD:], n_cur[i], tail[i])
         if inner:
             # Targets of length m, shorter than the query: every window of m columns.
-            for c in range(start, stop):
-                v = cand_score[c] - shift
-                a = acc[c]
-                for i in range(n_win):
-                    a = _union(a, _tail_at(tail[i], lo_cur[i], n_cur[i], v))
-                acc[c] = a
+            for i in range(n_win):
+                t_i, lo_i, n_i = tail[i], lo_cur[i], n_cur[i]
+                for c in range(start, stop):
+                    acc[c] = _union(acc[c], _tail_at(t_i, lo_i, n_i, cand_score[c] - shift))
         # Longer targets: overhangs of m columns at either end of the query.
+        t_0, lo_0, n_0 = tail[0], lo_cur[0], n_cur[0]
+        t_l, lo_l, n_l = tail[last], lo_cur[last], n_cur[last]
         for c in range(stop, n_cand):
-            a = acc[c]
-            if a >= 1.0:
-                continue
             v = cand_score[c] - shift
-            a = _union(a, _tail_at(tail[0], lo_cur[0], n_cur[0], v))
-            a = _union(a, _tail_at(tail[last], lo_cur[last], n_cur[last], v))
-            acc[c] = a
+            a = _union(acc[c], _tail_at(t_0, lo_0, n_0, v))
+            acc[c] = _union(a, _tail_at(t_l, lo_l, n_l, v))
 
 
 # --------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------
+
+def scratch_bytes(*shape_args) -> int:
+    """Bytes of one thread's scratch; arguments as :func:`make_scratch` after n_threads
+    (the arrays are only reserved by np.empty, not touched)."""
+    return sum(a.nbytes for a in make_scratch(1, *shape_args))
+
 
 def make_scratch(n_threads, w_max, n_columns, n_bins, n_median_bins, t_max, size_max,
                  n_oriented, n_targets):
@@ -558,19 +560,18 @@ def run_queries(euclid, Q, q_start, q_width, out_row, Y, aux, group_length, grou
                 length_order, group_start, n_bins, n_median_bins, min_overlap, n_nearest,
                 scratch, out_p, out_score, out_offset, out_overlap, out_strand, out_target):
     """TOMTOM for the queries q (columns ``Q[:, q_start[q]:][:q_width[q]]``) into row
-    ``out_row[q]`` of the outputs.
+    ``out_row[q]`` of the outputs, in parallel (one query per task).
 
-    ``euclid``: :func:`euclidean` or else :func:`pearson`; Q (5, total query columns)
-    their query-column constants (:func:`column_coefficients`). Y (4, N): every column of every oriented target (forward
-    targets, then their reverse complements when ``reverse_complement``), laid out as in
-    :func:`best_alignments`, and aux (N,), as in :func:`similarity_rows`. target_lengths
-    (n_oriented,) lengths of the oriented targets; length_order / group_start: the
-    forward targets sorted by length and the start of each length. ``n_nearest`` < 0
-    fills output row q with every target in input order; otherwise with the
-    ``n_nearest`` best by p-value (ties: lower index). ``scratch``: :func:`make_scratch`
-    for at least as many threads and as wide queries.
+    ``euclid``: :func:`euclidean`, else :func:`pearson`; Q (5, total query columns) their
+    query-column constants (:func:`column_coefficients`). Y (4, N): every column of every
+    oriented target (forward targets, then their reverse complements when
+    ``reverse_complement``), laid out as in :func:`best_alignments`, and aux (N,), as in
+    :func:`similarity_rows`. target_lengths (n_oriented,) lengths of the oriented
+    targets; length_order / group_start: the forward targets sorted by length and the
+    start of each length. ``n_nearest`` < 0 fills output row q with every target in
+    input order; otherwise with the ``n_nearest`` best by p-value (ties: lower index).
+    ``scratch``: :func:`make_scratch` for at least as many threads and as wide queries.
     """
-    n_columns = Y.shape[1]
     w_max = scratch[5].shape[1]
     longest = np.zeros(w_max + 1, dtype=np.int64)  # longest target shorter than w
     for o in range(n_targets):
@@ -579,90 +580,106 @@ def run_queries(euclid, Q, q_start, q_width, out_row, Y, aux, group_length, grou
             longest[w] = max(longest[w], t)
     for q in prange(q_width.shape[0]):
         tid = numba.get_thread_id()
-        rows, gamma, index, lanes = scratch[0][tid], scratch[1][tid], scratch[2][tid], \
-            scratch[3][tid]
-        median_hist, hist, sub_hist, stats = scratch[4][tid], scratch[5][tid], \
-            scratch[6][tid], scratch[7][tid]
-        sums, best, per_oriented, per_target = scratch[8][tid], scratch[9][tid], \
-            scratch[10][tid], scratch[11][tid]
-        acc, kernels, levels, meta = scratch[12][tid], scratch[13][tid], scratch[14][tid], \
-            scratch[15][tid]
-        low, high, median = stats[0], stats[1], stats[2]
-        score, align, overlap, strand = per_target[0], per_target[1], per_target[2], \
-            per_target[3]
-        cand, cand_length, cand_score = per_target[4], per_target[5], per_target[6]
+        X = Q[:, q_start[q]:q_start[q] + q_width[q]]
+        _one_query(euclid, X, out_row[q], Y, aux, group_length, group_size, group_base,
+                   group_members, target_lengths, n_targets, reverse_complement,
+                   length_order, group_start, n_bins, n_median_bins, min_overlap, n_nearest,
+                   longest[q_width[q]], scratch[0][tid], scratch[1][tid], scratch[2][tid],
+                   scratch[3][tid], scratch[4][tid], scratch[5][tid], scratch[6][tid],
+                   scratch[7][tid], scratch[8][tid], scratch[9][tid], scratch[10][tid],
+                   scratch[11][tid], scratch[12][tid], scratch[13][tid], scratch[14][tid],
+                   scratch[15][tid], out_p, out_score, out_offset, out_overlap, out_strand,
+                   out_target)
 
-        nq = q_width[q]
-        X = Q[:, q_start[q]:q_start[q] + nq]
-        # Four columns per database sweep; their medians while the rows are in cache.
-        for first in range(0, nq, 4):
-            count = min(4, nq - first)
-            if count >= 3:
-                similarity_rows(euclid, X, first, count, Y, aux, rows, low, high, lanes)
-            else:
-                for i in range(first, first + count):
-                    similarity_row(euclid, X, i, Y, aux, rows[i], low, high, lanes)
+
+@njit(cache=True, nogil=True)
+def _one_query(euclid, X, row, Y, aux, group_length, group_size, group_base, group_members,
+               target_lengths, n_targets, reverse_complement, length_order, group_start,
+               n_bins, n_median_bins, min_overlap, n_nearest, longest_inner, rows, gamma,
+               index, lanes, median_hist, hist, sub_hist, stats, sums, best, per_oriented,
+               per_target, acc, kernels, levels, meta, out_p, out_score, out_offset,
+               out_overlap, out_strand, out_target):
+    """Steps 1-5 for one query (constants X (5, nq)) into output row ``row``; the other
+    arguments are :func:`run_queries`'s and one thread's scratch."""
+    n_columns = Y.shape[1]
+    low, high, median = stats[0], stats[1], stats[2]
+    score, align, overlap, strand = per_target[0], per_target[1], per_target[2], \
+        per_target[3]
+    cand, cand_length, cand_score = per_target[4], per_target[5], per_target[6]
+    nq = X.shape[1]
+    # Four columns per database sweep; their medians while the rows are in cache.
+    for first in range(0, nq, 4):
+        count = min(4, nq - first)
+        if count >= 3:
+            similarity_rows(euclid, X, first, count, Y, aux, rows, low, high, lanes)
+        else:
             for i in range(first, first + count):
-                median[i] = binned_median(rows[i], low[i], high[i], n_median_bins, index,
-                                          median_hist, lanes[0])
-        i_min, bin_scale, offset = integer_scale(low, high, median, nq, n_bins)
-        for i in range(nq):
-            integerise(rows[i], median[i] + i_min, bin_scale, offset, n_bins, index, gamma[i],
-                       sub_hist, hist[i])
-        best_sum, best_align, best_overlap = per_oriented[0], per_oriented[1], per_oriented[2]
-        best_alignments(gamma, nq, group_length, group_size, group_base, group_members,
-                        min_overlap, sums, best[0], best[1], best_sum, best_align,
-                        best_overlap)
-        for o in range(n_targets):
-            src = o
-            if reverse_complement:
-                r_o = o + n_targets
-                if best_sum[r_o] > best_sum[o] or (best_sum[r_o] == best_sum[o]
-                                                   and best_overlap[r_o] > best_overlap[o]):
-                    src = r_o
-            score[o] = best_sum[src] + nq * offset
-            align[o] = best_align[src]
-            overlap[o] = best_overlap[src]
-            strand[o] = 1 if src != o else 0
-        # Candidates in order of target length.
-        if n_nearest < 0:
-            n_cand = n_targets
-            for c in range(n_targets):
-                cand[c] = length_order[c]
-        else:
-            n_cand = _top_per_length(score, length_order, group_start, n_nearest, cand)
-        for c in range(n_cand):
-            cand_length[c] = target_lengths[cand[c]]
-            cand_score[c] = score[cand[c]]
-        null_pvalues(hist, n_columns, nq, offset, longest[nq], cand_length, cand_score,
-                     n_cand, kernels, levels, meta, acc)
-        for c in range(n_cand):
-            p = acc[c]
-            if reverse_complement:
-                p = p + p * (1.0 - p)
-            acc[c] = min(max(p, 0.0), 1.0)
-        row = out_row[q]
-        if n_nearest < 0:
-            for c in range(n_cand):
-                o = cand[c]
-                out_p[row, o] = acc[c]
-                out_score[row, o] = score[o]
-                out_offset[row, o] = align[o] - (nq - 1)
-                out_overlap[row, o] = overlap[o]
-                out_strand[row, o] = strand[o]
-                out_target[row, o] = o
-        else:
-            by_target = np.argsort(cand[:n_cand])
-            ranked = by_target[np.argsort(acc[:n_cand][by_target], kind="mergesort")]
-            for k in range(out_p.shape[1]):
-                c = ranked[k]
-                o = cand[c]
-                out_p[row, k] = acc[c]
-                out_score[row, k] = score[o]
-                out_offset[row, k] = align[o] - (nq - 1)
-                out_overlap[row, k] = overlap[o]
-                out_strand[row, k] = strand[o]
-                out_target[row, k] = o
+                similarity_row(euclid, X, i, Y, aux, rows[i], low, high, lanes)
+        for i in range(first, first + count):
+            median[i] = binned_median(rows[i], low[i], high[i], n_median_bins, index,
+                                      median_hist, lanes[0])
+    i_min, bin_scale, offset = integer_scale(low, high, median, nq, n_bins)
+    for i in range(nq):
+        integerise(rows[i], median[i] + i_min, bin_scale, offset, n_bins, index, gamma[i],
+                   sub_hist, hist[i])
+    best_sum, best_align, best_overlap = per_oriented[0], per_oriented[1], per_oriented[2]
+    best_alignments(gamma, nq, group_length, group_size, group_base, group_members,
+                    min_overlap, sums, best[0], best[1], best_sum, best_align,
+                    best_overlap)
+    _merge_strands(best_sum, best_align, best_overlap, n_targets, reverse_complement,
+                   nq * offset, score, align, overlap, strand)
+    # Candidates in order of target length.
+    if n_nearest < 0:
+        n_cand = n_targets
+        for c in range(n_targets):
+            cand[c] = length_order[c]
+    else:
+        n_cand = _top_per_length(score, length_order, group_start, n_nearest, cand)
+    for c in range(n_cand):
+        cand_length[c] = target_lengths[cand[c]]
+        cand_score[c] = score[cand[c]]
+    null_pvalues(hist, n_columns, nq, offset, longest_inner, cand_length, cand_score,
+                 n_cand, kernels, levels, meta, acc)
+    for c in range(n_cand):
+        p = acc[c]
+        if reverse_complement:
+            p = p + p * (1.0 - p)  # 1 - (1 - p)^2: twice the alignments
+        acc[c] = min(max(p, 0.0), 1.0)
+    if n_nearest < 0:
+        order = np.arange(n_cand)
+    else:
+        # By p-value, ties to the lower target index.
+        by_target = np.argsort(cand[:n_cand])
+        order = by_target[np.argsort(acc[:n_cand][by_target], kind="mergesort")]
+        order = order[:out_p.shape[1]]
+    for k in range(order.shape[0]):
+        c = order[k]
+        o = cand[c]
+        col = o if n_nearest < 0 else k
+        out_p[row, col] = acc[c]
+        out_score[row, col] = score[o]
+        out_offset[row, col] = align[o] - (nq - 1)
+        out_overlap[row, col] = overlap[o]
+        out_strand[row, col] = strand[o]
+        out_target[row, col] = o
+
+
+@njit(cache=True, nogil=True)
+def _merge_strands(best_sum, best_align, best_overlap, n_targets, reverse_complement, shift,
+                   score, align, overlap, strand):
+    """Per forward target, the better of its two orientations (larger sum, then larger
+    overlap; ties to the forward strand); scores shifted by ``shift`` (nq * offset)."""
+    for o in range(n_targets):
+        src = o
+        if reverse_complement:
+            r_o = o + n_targets
+            if best_sum[r_o] > best_sum[o] or (best_sum[r_o] == best_sum[o]
+                                               and best_overlap[r_o] > best_overlap[o]):
+                src = r_o
+        score[o] = best_sum[src] + shift
+        align[o] = best_align[src]
+        overlap[o] = best_overlap[src]
+        strand[o] = 1 if src != o else 0
 
 
 @njit(cache=True, nogil=True)

@@ -26,13 +26,24 @@ memelite (``n_target_bins=None``) define it:
    distribution of every span of query columns built by exact convolution. With both
    strands, ``p = 1 - (1 - p_best_strand)^2`` (the maximum over twice the alignments).
 
-Implementation: query columns and database columns are deduplicated; queries are
-processed in batches; span distributions are shared between queries whose columns come
-from a few distinct kinds (one-hot seqlets: the distribution of a span depends only on
-its base composition), and all convolutions are batched float64 GEMMs. With
-``n_nearest``, p-values are computed only for the best-scoring targets of each target
-length (the only ones that can rank first), which makes annotating thousands of seqlets
-cheap.
+Implementation: two engines compute the same quantities.
+
+- On CPU with numba installed, PWM queries go through a fused kernel
+  (:mod:`motifscope.motifs._tomtom_cpu`): one query at a time, every step in one pass per
+  column while the data are in cache, the p-value of an alignment read from the upper
+  tail of its span distribution and the alignments combined as a union of independent
+  events (no logarithms). Queries run in parallel over ``torch.get_num_threads()``
+  threads.
+- The torch engine (CUDA, CPU without numba, and sequence queries on CPU when there are
+  at least 64 of them): query and database columns are deduplicated; queries are
+  processed in batches; span distributions are shared between queries whose columns come
+  from a few distinct kinds (one-hot seqlets: the distribution of a span depends only on
+  its base composition), and all convolutions are batched float64 GEMMs.
+
+Both compute the exact discrete null in float64 and agree to about 1e-15 relative in p.
+With ``n_nearest``, p-values are computed only for the best-scoring targets of each
+target length (the only ones that can rank first), which makes annotating thousands of
+seqlets cheap.
 
 Differences from MEME Tomtom, by design: MEME uses the exact median (memelite's binned one
 here), applies ``-motif-pseudo 0.1`` by default (``pseudocount=0`` here), estimates
@@ -75,6 +86,8 @@ _BATCH_BYTES = 192 * 2**20
 # PWM queries run through the fused numba kernel on CPU when numba is installed (tests
 # switch it off to check the torch engine, which CUDA runs use).
 _USE_CPU_KERNEL = True
+# Budget (bytes) for the CPU kernel's per-thread scratch (fewer threads beyond it).
+_KERNEL_SCRATCH_BYTES = 2 * 2**30
 # Sequence queries (one-hot seqlets) go to the torch engine, which shares span
 # distributions between queries by composition, when there are at least this many; below
 # that its fixed cost per batch exceeds the kernel's per-query cost.
@@ -153,7 +166,8 @@ def tomtom(queries, targets, distance: str = "ed", min_overlap: int = 1,
         (``(p * nsites + pseudocount / 4) / (nsites + pseudocount)``, nsites from a
         MotifSet or 20). MEME's command line uses 0.1; memelite uses 0.
     batch_size : int, optional
-        Queries per batch (default: chosen from a ~200 MB memory budget).
+        Queries per batch (default: chosen from a ~200 MB memory budget for the torch
+        engine, 256 for the CPU kernel).
     device : str or torch.device, default "auto"
     n_score_bins, n_median_bins : int, default 100 and 1000
         Integer score range and median histogram bins (memelite's defaults).
@@ -204,7 +218,9 @@ def tomtom_pvalues(queries, targets, distance: str = "ed", min_overlap: int = 1,
 
     The fast path behind :func:`tomtom` (same parameters, no table), for annotating many
     seqlets. With both strands on, it matches memelite's ``tomtom(Qs, Ts,
-    n_target_bins=None)`` p-values.
+    n_target_bins=None)`` p-values. On CPU, PWM queries run through the numba kernel
+    (when numba is installed) on ``torch.get_num_threads()`` threads, fewer if their
+    scratch (about 10 bytes x widest query x database columns each) would pass 2 GiB.
 
     Returns
     -------
@@ -836,11 +852,15 @@ class _KernelRun:
         starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
         matrix = self.kernel.column_coefficients(np.concatenate(chosen, axis=1), db.distance)
         if self.scratch is None or self.scratch[5].shape[1] < widths.max():
-            # Chunks come widest first, so this is allocated once.
-            self.scratch = self.kernel.make_scratch(
-                self.threads, int(widths.max()), arrays["Y"].shape[1], db.n_bins,
-                db.n_median_bins, int(arrays["group_length"].max()),
-                int(arrays["group_size"].max()), len(arrays["target_lengths"]), db.n_targets)
+            # Chunks come widest first, so this is allocated once; threads are capped so
+            # that their scratch (about 10 bytes x widest query x database columns each)
+            # stays within the budget.
+            shape = (int(widths.max()), arrays["Y"].shape[1], db.n_bins, db.n_median_bins,
+                     int(arrays["group_length"].max()), int(arrays["group_size"].max()),
+                     len(arrays["target_lengths"]), db.n_targets)
+            per_thread = self.kernel.scratch_bytes(*shape)
+            self.threads = max(1, min(self.threads, _KERNEL_SCRATCH_BYTES // per_thread))
+            self.scratch = self.kernel.make_scratch(self.threads, *shape)
         saved = numba.get_num_threads()
         numba.set_num_threads(self.threads)
         # Queries are handed out one at a time (their costs differ by the cube of width).
