@@ -123,3 +123,16 @@ def test_many_sequences_use_the_torch_engine_and_agree_with_the_kernel(rng, monk
     assert calls == []  # too few to share: the kernel
     np.testing.assert_allclose(few.p_values, shared.p_values[:5], rtol=1e-12)
     np.testing.assert_array_equal(few.target_idx, shared.target_idx[:5])
+
+
+def test_without_numba_the_torch_engine_runs_everything(rng, monkeypatch):
+    db = [_random_pwm(rng, w) for w in (3, 5, 4, 6)]
+    queries = [_random_pwm(rng, 4), _random_pwm(rng, 2)]
+    with_kernel = tomtom_pvalues(queries, db)
+    monkeypatch.delitem(sys.modules, "motifscope.motifs._tomtom_cpu", raising=False)
+    monkeypatch.delattr(sys.modules["motifscope.motifs"], "_tomtom_cpu", raising=False)
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    assert engine_module._cpu_kernel(torch.device("cpu")) is None
+    without = tomtom_pvalues(queries, db)
+    np.testing.assert_allclose(without.p_values, with_kernel.p_values, rtol=1e-12)
+    np.testing.assert_array_equal(without.scores, with_kernel.scores)
