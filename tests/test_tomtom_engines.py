@@ -96,8 +96,11 @@ def test_kernel_results_do_not_depend_on_threads_or_batches(rng, monkeypatch):
     try:
         torch.set_num_threads(1)
         one = tomtom_pvalues(queries, db)
+        # numba's thread setting is OpenMP's, which torch shares: left as it was.
+        assert torch.get_num_threads() == 1
         torch.set_num_threads(2)
         two = tomtom_pvalues(queries, db, batch_size=7)
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(saved)
     np.testing.assert_array_equal(one.p_values, two.p_values)
@@ -136,3 +139,18 @@ def test_without_numba_the_torch_engine_runs_everything(rng, monkeypatch):
     without = tomtom_pvalues(queries, db)
     np.testing.assert_allclose(without.p_values, with_kernel.p_values, rtol=1e-12)
     np.testing.assert_array_equal(without.scores, with_kernel.scores)
+
+
+def test_the_kernel_leaves_torch_threads_alone_in_a_fresh_process():
+    # numba's first parallel launch sets OpenMP's thread count (shared with torch) to all
+    # cores; a caller's torch.set_num_threads must survive it.
+    import subprocess
+
+    code = ("import numpy as np, torch; torch.set_num_threads(1); "
+            "from motifscope.motifs import tomtom_pvalues; "
+            "rng = np.random.default_rng(0); "
+            "db = [rng.dirichlet(np.ones(4), 6).T for _ in range(5)]; "
+            "tomtom_pvalues(db[:2], db); print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "1"

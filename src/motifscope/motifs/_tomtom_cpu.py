@@ -23,11 +23,13 @@ definitions (see the module docstring of ``tomtom``):
    which is ``1 - prod(1 - q)`` without logarithms and keeps relative precision for tiny
    p-values. Both strands: ``p = 1 - (1 - acc)^2``.
 
-Queries are scheduled dynamically over the threads (``prange`` with chunk size 1), each
-thread using its own scratch arrays (:func:`make_scratch`). Results equal the torch
-engine's up to floating-point summation order (relative differences of order 1e-15 in
-p); integer scores, offsets, overlaps and strands are the same unless a column score lies
-exactly on a rounding boundary.
+Step 1 handles four query columns per sweep over the database, and step 2 runs on their
+rows while they are in cache. Queries are scheduled dynamically over the threads
+(``prange`` with chunk size 1), each thread using its own scratch arrays
+(:func:`make_scratch`). Results equal the torch engine's up to floating-point summation
+order (relative differences below 1e-12 in p, largest for the widest queries); integer
+scores, offsets, overlaps and strands are the same unless a column score lies exactly on
+a rounding boundary (the Euclidean scores here follow memelite's operation order).
 
 This module imports numba; :mod:`motifscope.motifs.tomtom` imports it only for CPU runs
 and falls back to torch when numba is missing.
