@@ -91,6 +91,7 @@ def model_spec():
                 "input_length": spec["input_length"],
                 "n_filters": train["n_filters"],
                 "filter_width": train["filter_width"],
+                "pool": train["pool"],
             },
         )
     return spec

@@ -33,7 +33,8 @@ def main(genome: str, regions_file: str, targets: dict, window: int, params: dic
                               learning_rate=params["learning_rate"],
                               max_seconds=params["max_seconds"],
                               model_kwargs={"n_filters": params["n_filters"],
-                                            "filter_width": params["filter_width"]},
+                                            "filter_width": params["filter_width"],
+                                            "pool": params["pool"]},
                               random_state=random_state)
     card = dict(result.card)
     card["targets"] = {t: targets[t] for t in names}
