@@ -271,6 +271,32 @@ def test_sites_in_loci_keeps_only_sites_inside_windows():
     assert list(sites["window_start"]) == [5, 10]
 
 
+def test_dimer_parts_and_relative_effect():
+    database = pd.DataFrame({"id": ["d", "g", "t", "x", "g2", "z"],
+                             "alt_id": ["GATA1::TAL1", "Gata1", "TAL1::TCF3", "X", "GATA2",
+                                        "ZNF"],
+                             "tf_family": ["GATA;Tal", "GATA", "Tal;E2A", "", "GATA", "ZF"]})
+    groups = MotifGroups(database)
+    # the dimer accepts its parts by name (g) and single-family motifs of its families (g2)
+    assert groups.accepted("d") == {groups.group(i) for i in ("d", "g", "g2")}
+    assert groups.accepted("g") == {groups.group("g")}  # a part does not accept the dimer
+    truth = pd.DataFrame({"chrom": ["c"], "start": [10], "end": [27], "motif_id": ["d"],
+                          "motif_alt_id": ["GATA1::TAL1"], "target": ["t1"]})
+    loci = pd.DataFrame({"idx": [0], "chrom": ["c"], "start": [0], "end": [100]})
+    seqlets = pd.DataFrame({"chrom": ["c", "c"], "start": [12, 60], "end": [20, 66],
+                            "rank": 1, "motif_id": ["g", "x"], "q-value": 0.01})
+    marginal = pd.DataFrame({"motif": ["x", "d", "g"], "delta_mean": [1.0, 0.6, 0.3],
+                             "z": [9.0, 9.0, 9.0]})
+    per_motif, summary = planted_motif_recovery(truth, loci, ["t1"], seqlets={"t1": seqlets},
+                                                marginalization={"t1": marginal},
+                                                groups=groups, min_effect=0.5)
+    row = summary.set_index("method")
+    assert row.loc["seqlets", "site_recall"] == 1 and row.loc["seqlets", "site_precision"] == 0.5
+    # x (1.0) and d (0.6) pass half the strongest effect, g (0.3) does not
+    assert row.loc["marginalize", "called"] == 2 and row.loc["marginalize", "found"] == 1
+    assert row.loc["marginalize", "motif_precision"] == 0.5
+
+
 def test_motif_groups_join_clusters_and_names():
     database = pd.DataFrame({"id": ["a", "b", "c", "d"], "alt_id": ["CTCF", "ctcf", "X", "Y"]})
     clusters = pd.DataFrame({"id": ["a", "b", "c", "d"], "cluster": ["1", "2", "2", "3"]})

@@ -7,11 +7,13 @@ methods name motifs:
 - ``fimo``: FIMO hits whose summed attribution is >= ``attribution_threshold`` (rule fimo);
 - ``filters``: first-layer filters whose best TOMTOM match passed the filter q-value
   (``annotation`` column of filters/matches.tsv); one call per filter, no position;
-- ``marginalize``: motifs whose insertion raises the target with z >= ``min_z``.
+- ``marginalize``: motifs whose insertion raises the target with z >= ``min_z`` and by at
+  least ``min_effect`` times the strongest motif's effect.
 
-A call names a planted motif when both belong to the same :class:`MotifGroups` group (the
-same id, the same TOMTOM cluster, or the same name), so that near-identical database motifs
-count as the planted one. Positional calls (seqlets, FIMO) are also matched to planted sites:
+A call names a planted motif when it belongs to one of the planted motif's accepted groups
+(:meth:`MotifGroups.accepted`: the same id, TOMTOM cluster or name, or for a dimer such as
+``GATA1::TAL1`` a motif named after one of its parts), so that near-identical database
+motifs count as the planted one. Positional calls (seqlets, FIMO) are also matched to planted sites:
 a call and a site of the same group overlap when they share at least ``min_fraction`` of the
 shorter of the two. Coordinates are genome coordinates, 0-based half-open.
 """
@@ -39,8 +41,9 @@ class MotifGroups:
     Parameters
     ----------
     database : pandas.DataFrame, optional
-        ``motifs/database.tsv`` (columns id, alt_id): motifs with the same name
-        (case-insensitive) are grouped.
+        ``motifs/database.tsv`` (columns id, alt_id, optionally tf_family): motifs with the
+        same name (case-insensitive) are grouped; names and families also define the parts
+        of dimers (:meth:`accepted`).
     clusters : pandas.DataFrame, optional
         ``motifs/clusters.tsv`` (columns id, cluster): motifs in one cluster are grouped.
     """
@@ -49,14 +52,26 @@ class MotifGroups:
                  clusters: pd.DataFrame | None = None):
         self._parent: dict[str, str] = {}
         self.names: dict[str, str] = {}
+        self._ids_by_name: dict[str, list] = {}
+        self.families: dict[str, frozenset] = {}
+        self._ids_by_family: dict[str, list] = {}
+        if database is not None and {"id", "tf_family"} <= set(database.columns):
+            for motif_id, family in zip(database["id"].astype(str),
+                                        database["tf_family"].fillna("").astype(str)):
+                parts = frozenset(f.strip() for f in family.split(";") if f.strip())
+                self.families[motif_id] = parts
+                if len(parts) == 1:
+                    self._ids_by_family.setdefault(next(iter(parts)), []).append(motif_id)
         for table, key in ((database, "alt_id"), (clusters, "cluster")):
             if table is None or key not in table or "id" not in table:
                 continue
             first: dict[str, str] = {}
             for motif_id, label in zip(table["id"].astype(str), table[key].astype(str)):
+                label = label.strip()
                 if key == "alt_id":
                     self.names.setdefault(motif_id, label)
-                label = label.strip().upper()
+                    self._ids_by_name.setdefault(label.upper(), []).append(motif_id)
+                label = label.upper()
                 if not label or label == "NAN":
                     continue
                 self._union(first.setdefault(label, motif_id), motif_id)
@@ -79,6 +94,27 @@ class MotifGroups:
     def groups(self, motif_ids) -> np.ndarray:
         """Group keys of many ids (object array)."""
         return np.array([self.group(m) for m in motif_ids], dtype=object)
+
+    def accepted(self, motif_id, name: str | None = None) -> frozenset:
+        """Group keys of the calls that name ``motif_id``: its own group and, when its name
+        is a dimer ``A::B``, the groups of the motifs named ``A`` or ``B`` and of the
+        single-family motifs of one of its TF families (a seqlet matching GATA2 on a planted
+        GATA1::TAL1 site found the motif's GATA half).
+
+        Parameters
+        ----------
+        motif_id : str
+        name : str, optional
+            The motif's name (default: its alt_id in the database table).
+        """
+        name = name if name else self.names.get(str(motif_id), "")
+        keys = {self.group(motif_id)}
+        parts = [p.strip().upper() for p in str(name).split("::")]
+        if len(parts) > 1:
+            keys |= {self.group(i) for p in parts for i in self._ids_by_name.get(p, [])}
+            keys |= {self.group(i) for f in self.families.get(str(motif_id), ())
+                     for i in self._ids_by_family.get(f, [])}
+        return frozenset(keys)
 
 
 def sites_in_loci(truth: pd.DataFrame, loci: pd.DataFrame) -> pd.DataFrame:
@@ -167,6 +203,17 @@ def overlap_pairs(calls: pd.DataFrame, sites: pd.DataFrame,
     return np.concatenate(call_rows), np.concatenate(site_rows)
 
 
+def _accepted_by_motif(sites: pd.DataFrame, groups: MotifGroups) -> dict:
+    pairs = sites[["motif_id", "motif_alt_id"]].drop_duplicates("motif_id")
+    return {m: groups.accepted(m, a) for m, a in zip(pairs["motif_id"],
+                                                      pairs["motif_alt_id"].fillna(""))}
+
+
+def _naming(call_group: np.ndarray, accepted: frozenset) -> np.ndarray:
+    """Which calls name a motif with these accepted groups."""
+    return np.fromiter((g in accepted for g in call_group), dtype=bool, count=len(call_group))
+
+
 def _planted_motifs(sites: pd.DataFrame, target: str | None) -> pd.DataFrame:
     rows = sites if target is None else sites[sites["target"] == target]
     return (rows.groupby("motif_id", sort=True)
@@ -180,9 +227,11 @@ def _positional(method: str, target: str, calls: pd.DataFrame, sites: pd.DataFra
     """Per-motif rows and the summary row of a positional method for one target."""
     motifs = _planted_motifs(sites, target)
     call_group = groups.groups(calls["motif_id"])
-    site_group = groups.groups(sites["motif_id"])
+    accepted = _accepted_by_motif(sites, groups)
+    site_motif = sites["motif_id"].to_numpy()
     c_rows, s_rows = overlap_pairs(calls, sites, min_fraction)
-    same = call_group[c_rows] == site_group[s_rows]
+    same = np.fromiter((call_group[c] in accepted[site_motif[s]] for c, s in zip(c_rows, s_rows)),
+                       dtype=bool, count=len(c_rows))
     c_rows, s_rows = c_rows[same], s_rows[same]
     true_call = np.zeros(len(calls), dtype=bool)
     true_call[c_rows] = True
@@ -191,10 +240,9 @@ def _positional(method: str, target: str, calls: pd.DataFrame, sites: pd.DataFra
     of_target = (sites["target"] == target).to_numpy()
     rows = []
     for motif in motifs.itertuples(index=False):
-        group = groups.group(motif.motif_id)
-        mine = of_target & (site_group == group)
+        mine = of_target & (site_motif == motif.motif_id)
         n_recovered = int(recovered_site[mine].sum())
-        labelled = call_group == group
+        labelled = _naming(call_group, accepted[motif.motif_id])
         n_calls, n_true = int(labelled.sum()), int((labelled & true_call).sum())
         rows.append((method, target, motif.motif_id, motif.motif_alt_id, n_recovered > 0,
                      int(mine.sum()), n_recovered, n_recovered / max(int(mine.sum()), 1),
@@ -240,11 +288,12 @@ def _fimo_calls(hits: pd.DataFrame, threshold: float) -> pd.DataFrame:
 def _filter_rows(matches: pd.DataFrame, sites: pd.DataFrame, groups: MotifGroups,
                  planted_groups: set):
     motifs = _planted_motifs(sites, None)
+    accepted = _accepted_by_motif(sites, groups)
     annotated = matches[matches["annotation"].astype(str) != "."]
     call_group = groups.groups(annotated["best_match"])
     rows = []
     for motif in motifs.itertuples(index=False):
-        names = annotated["filter"][call_group == groups.group(motif.motif_id)].astype(str)
+        names = annotated["filter"][_naming(call_group, accepted[motif.motif_id])].astype(str)
         evidence = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
         rows.append(("filters", "all", motif.motif_id, motif.motif_alt_id, len(names) > 0,
                      motif.n_planted, np.nan, np.nan, len(names), np.nan, np.nan,
@@ -255,15 +304,19 @@ def _filter_rows(matches: pd.DataFrame, sites: pd.DataFrame, groups: MotifGroups
 
 
 def _marginalize_rows(table: pd.DataFrame, target: str, sites: pd.DataFrame,
-                      groups: MotifGroups, planted_groups: set, min_z: float):
+                      groups: MotifGroups, planted_groups: set, min_z: float,
+                      min_effect: float):
     motifs = _planted_motifs(sites, target)
+    accepted = _accepted_by_motif(sites, groups)
     ranked = table.sort_values("delta_mean", ascending=False, kind="mergesort")
     ranked = ranked.reset_index(drop=True)
     motif_group = groups.groups(ranked["motif"])
-    called_mask = ((ranked["z"] >= min_z) & (ranked["delta_mean"] > 0)).to_numpy()
+    strongest = float(ranked["delta_mean"].max()) if len(ranked) else 0.0
+    called_mask = ((ranked["z"] >= min_z) & (ranked["delta_mean"] > 0)
+                   & (ranked["delta_mean"] >= min_effect * strongest)).to_numpy()
     rows = []
     for motif in motifs.itertuples(index=False):
-        where = np.flatnonzero(motif_group == groups.group(motif.motif_id))
+        where = np.flatnonzero(_naming(motif_group, accepted[motif.motif_id]))
         if len(where) == 0:
             rows.append(("marginalize", target, motif.motif_id, motif.motif_alt_id, False,
                          motif.n_planted, np.nan, np.nan, 0, np.nan, np.nan,
@@ -287,7 +340,8 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
                            marginalization: Mapping | None = None,
                            groups: MotifGroups | None = None, raw_seqlets: Mapping | None = None,
                            max_qvalue: float = 0.05, attribution_threshold: float = 0.0,
-                           min_z: float = 3.0, min_fraction: float = 0.5):
+                           min_z: float = 3.0, min_effect: float = 0.5,
+                           min_fraction: float = 0.5):
     """Recall and precision of every method against the planted motifs.
 
     Parameters
@@ -315,6 +369,9 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
     max_qvalue : float, default 0.05
     attribution_threshold : float, default 0.0
     min_z : float, default 3.0
+    min_effect : float, default 0.5
+        A marginalized motif is called only when its effect is at least this fraction of the
+        strongest motif's (z alone grows with the number of backgrounds).
     min_fraction : float, default 0.5
 
     Returns
@@ -333,7 +390,9 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
     sites = sites_in_loci(truth, loci)
     sites = sites.assign(chrom=sites["chrom"].astype(str), motif_id=sites["motif_id"].astype(str),
                          target=sites["target"].fillna("").astype(str))
-    planted_groups = set(groups.groups(truth["motif_id"].astype(str)))
+    planted = truth[["motif_id", "motif_alt_id"]].astype(str).drop_duplicates("motif_id")
+    planted_groups = set().union(*(groups.accepted(m, a) for m, a in
+                                   zip(planted["motif_id"], planted["motif_alt_id"])))
     rows, summaries = [], []
     for target in targets:
         if seqlets is not None and target in seqlets:
@@ -349,7 +408,7 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
             summaries.append(s)
         if marginalization is not None and target in marginalization:
             r, s = _marginalize_rows(marginalization[target], target, sites, groups,
-                                     planted_groups, min_z)
+                                     planted_groups, min_z, min_effect)
             rows += r
             summaries.append(s)
     if filters is not None:

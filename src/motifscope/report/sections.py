@@ -768,17 +768,19 @@ def recovery_section(ctx: ReportContext) -> Section:
         groups=MotifGroups(database, clusters),
         max_qvalue=ctx.setting("annotation", "max_qvalue", default=0.05),
         attribution_threshold=ctx.setting("fimo", "attribution_threshold", default=0.0),
-        min_z=ctx.setting("report", "min_z", default=3.0))
+        min_z=ctx.setting("report", "min_z", default=3.0),
+        min_effect=ctx.setting("report", "min_effect", default=0.5))
     section.add(paragraph(
         "Each method's calls were compared with the planted sites of sim/truth.tsv inside the "
         "analysed windows. A call names a planted motif when it is the same database motif, "
-        "in the same TOMTOM cluster, or has the same name. Site recall: planted sites "
+        "in the same TOMTOM cluster, or has the same name (for a dimer such as GATA1::TAL1, "
+        "also a motif named after one of its parts). Site recall: planted sites "
         "overlapped (at least half of the shorter interval) by a call naming their motif; "
         "site precision: calls lying on a planted site of the motif they name; motif "
         "precision: named motifs that were planted. Calls: seqlets with best match q <= "
         "annotation.max_qvalue; FIMO hits with attribution >= fimo.attribution_threshold; "
-        "filters with a TOMTOM match; marginalized motifs with z >= report.min_z and a "
-        "positive effect."))
+        "filters with a TOMTOM match; marginalized motifs with z >= report.min_z and an "
+        "effect of at least report.min_effect times the strongest motif's."))
     if per_motif.empty:
         section.status = "empty"
         return section.add(note("No method that names motifs ran, so nothing can be compared "
