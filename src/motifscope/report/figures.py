@@ -97,12 +97,12 @@ def performance_figure(predictions: pd.DataFrame, targets: list, labels: pd.Data
 # --- attribution examples -------------------------------------------------------------------
 
 
-def _spans(ax, table, base, step, color, label_below=False):
-    """Horizontal bars (with labels) for intervals, stacked on up to three levels."""
+def _spans(ax, table, base, step, color, label_below=False, levels=3):
+    """Horizontal bars (with labels) for intervals, stacked on up to ``levels`` levels."""
     if table is None or not len(table):
         return
     for k, row in enumerate(table.itertuples(index=False)):
-        level = base + step * (k % 3)
+        level = base + step * (k % levels)
         ax.plot([row.start - 0.5, row.end - 0.5], [level, level], color=color, lw=2.0,
                 solid_capstyle="butt")
         ax.text((row.start + row.end) / 2 - 0.5, level - 0.04 * abs(step) * (
@@ -130,7 +130,7 @@ def attribution_examples_figure(examples: list[dict]):
     """
     with style():
         width = max(6.5, 0.11 * max(e["matrix"].shape[1] for e in examples))
-        fig, axes = plt.subplots(len(examples), 1, figsize=(width, 2.4 * len(examples)),
+        fig, axes = plt.subplots(len(examples), 1, figsize=(width, 2.6 * len(examples)),
                                  squeeze=False)
         for ax, example in zip(axes[:, 0], examples):
             plot_logo(example["matrix"], ax=ax, start=example["start"])
@@ -145,9 +145,9 @@ def attribution_examples_figure(examples: list[dict]):
                                     color="#fdb863", alpha=0.35, lw=0, zorder=0)
                 _spans(ax, seqlets, hi + 0.06 * height, 0.0, "#b35806")
             _spans(ax, example.get("planted"), hi + 0.45 * height, 0.3 * height, "#1b7837")
-            _spans(ax, example.get("fimo"), lo - 0.12 * height, -0.28 * height, "#2d004b",
-                   label_below=True)
-            ax.set_ylim(lo - 0.85 * height, hi + 1.15 * height)
+            _spans(ax, example.get("fimo"), lo - 0.12 * height, -0.32 * height, "#2d004b",
+                   label_below=True, levels=4)
+            ax.set_ylim(lo - 1.3 * height, hi + 1.15 * height)
             ax.set_yticks(ticks)
             ax.set_title(mpl_text(example["title"]), loc="left")
             ax.set_ylabel("attribution")

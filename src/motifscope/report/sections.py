@@ -363,6 +363,22 @@ def _fimo_marks(ctx: ReportContext, target: str, loci_idx) -> pd.DataFrame | Non
                          "label": names.to_numpy(), "attribution": hits["attribution"]})
 
 
+def _first_two_names(names) -> str:
+    unique = list(dict.fromkeys(names))
+    return " / ".join(unique[:2]) + (" ..." if len(unique) > 2 else "")
+
+
+def _strongest_spans(hits: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` spans with the strongest hits; motifs hitting the same span share a bar."""
+    if hits.empty:
+        return hits
+    spans = (hits.sort_values("attribution", ascending=False, kind="mergesort")
+             .groupby(["start", "end"], sort=False)
+             .agg(label=("label", _first_two_names), attribution=("attribution", "max"))
+             .reset_index())
+    return spans.sort_values("attribution", ascending=False, kind="mergesort").head(n)
+
+
 def _planted_marks(ctx: ReportContext) -> pd.DataFrame | None:
     from motifscope.report.recovery import sites_in_loci
 
@@ -422,7 +438,7 @@ def _examples(ctx: ReportContext, target: str, n: int, width: int) -> list[dict]
                 continue
             mine = table[table["example_idx"] == i]
             if kind == "fimo":
-                mine = mine.sort_values("attribution", ascending=False).head(6)
+                mine = _strongest_spans(mine, 4)
             example[kind] = _clip_spans(mine, start, end, "label")
         examples.append(example)
     return examples
@@ -441,7 +457,8 @@ def attribution_section(ctx: ReportContext) -> Section:
         "largest summed attribution. Orange shading: seqlets, labelled with their best "
         "TOMTOM match when its q-value passes annotation.max_qvalue; purple bars under the "
         "logo: FIMO hits whose attribution passes fimo.attribution_threshold (the strongest "
-        "six); green bars on top: planted motif instances (simulations)."))
+        "four spans, motifs on one span sharing a bar); green bars on top: planted motif "
+        "instances (simulations)."))
     any_target = False
     for target in ctx.targets:
         relative = f"attributions/{target}.h5"
