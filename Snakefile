@@ -9,7 +9,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# A config given with --configfile replaces the demo's rather than being merged into it.
+# Snakemake's --replace-workflow-config does the same for the main process but is not passed
+# on to the jobs it submits (Slurm), which would then see the demo's keys as well.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

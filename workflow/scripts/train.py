@@ -41,8 +41,10 @@ def main(genome: str, regions_file: str, targets: dict, window: int, params: dic
     card["held_out_chromosomes"] = list(held_out)
     card["auroc"] = dict(zip(names, card["auroc"]))
     card["auprc"] = dict(zip(names, card["auprc"]))
-    with atomic_path(model_out) as tmp:
-        torch.save(result.model.state_dict(), tmp)
+    # Saved through a file handle: given a path, torch names the zip archive after the
+    # temporary file, so the bytes of model.pt would change from run to run.
+    with atomic_path(model_out) as tmp, open(tmp, "wb") as handle:
+        torch.save(result.model.state_dict(), handle)
     with atomic_path(card_out) as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
     print(f"{card['epochs']} epochs in {result.seconds:.0f} s; held-out auROC: "
