@@ -28,13 +28,13 @@ Usage: ``python bench/attribution.py [--threads 1] [--n-demo 64] [--n-bpnet 8]
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import platform
 import resource
 import time
 
 import numpy as np
 import torch
+from _isolated import run_isolated
 
 R = 20
 
@@ -113,23 +113,6 @@ def memory_probe(n: int, device: str, batch_size: int):
                           device=device)
     return (base, X.numel() / 2 ** 20, attr.numel() * attr.element_size() / 2 ** 20,
             time.perf_counter() - start)
-
-
-def _run(queue, func, args, threads):
-    torch.set_num_threads(threads)
-    result = func(*args)
-    queue.put((result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-
-
-def run_isolated(func, args, threads):
-    """(result, peak RSS MiB) of func(*args) in a fresh process."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_run, args=(queue, func, args, threads))
-    proc.start()
-    out = queue.get()
-    proc.join()
-    return out
 
 
 def main(argv=None):

@@ -17,13 +17,12 @@ Usage: ``python bench/marginalize.py [--threads 2] [--length 400] [--backgrounds
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import platform
-import resource
 import time
 
 import numpy as np
 import torch
+from _isolated import run_isolated
 
 
 def _random_onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
@@ -100,25 +99,6 @@ def marginalize_tangermeme(length, n_backgrounds):
     return time.perf_counter() - start, deltas
 
 
-def _run(queue, func, args, threads):
-    torch.set_num_threads(threads)
-    start = time.perf_counter()
-    result = func(*args)
-    elapsed = time.perf_counter() - start
-    queue.put((elapsed, result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-
-
-def run_isolated(func, args, threads):
-    """(seconds, result, peak RSS MiB) of func(*args) in a fresh process."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_run, args=(queue, func, args, threads))
-    proc.start()
-    out = queue.get()
-    proc.join()
-    return out
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -143,7 +123,7 @@ def bench_shuffle(args):
     X = _random_onehot(args.shuffle_n, args.shuffle_length)
     rows = {}
     for label, func in (("motifscope", shuffle_ours), ("tangermeme", shuffle_tangermeme)):
-        _, (seconds, kept), rss = run_isolated(func, (X, args.shuffles), args.threads)
+        (seconds, kept), rss = run_isolated(func, (X, args.shuffles), args.threads)
         rows[label] = seconds
         print(f"dinucleotide_shuffle {label:10s} N={args.shuffle_n} L={args.shuffle_length} "
               f"n={args.shuffles}: {seconds:7.2f} s, peak RSS {rss:6.0f} MiB, counts kept: {kept}")
@@ -154,8 +134,8 @@ def bench_shuffle(args):
 def bench_marginalize(args):
     results = {}
     for label, func in (("motifscope", marginalize_ours), ("tangermeme", marginalize_tangermeme)):
-        _, (seconds, deltas), rss = run_isolated(func, (args.length, args.backgrounds),
-                                                 args.threads)
+        (seconds, deltas), rss = run_isolated(func, (args.length, args.backgrounds),
+                                              args.threads)
         results[label] = (seconds, deltas)
         print(f"marginalize {len(deltas)} JASPAR motifs x {args.backgrounds} backgrounds "
               f"(L={args.length}) {label:10s}: {seconds:7.2f} s, peak RSS {rss:6.0f} MiB")

@@ -131,3 +131,15 @@ def test_write_meme_rejects_transposed_matrices(tmp_path):
     path = write_meme({"m": np.eye(4)}, tmp_path / "ok.meme",
                       info={"m": MotifInfo("m", alt_id="alt", nsites=3)})
     assert read_meme(path).info["m"].alt_id == "alt"
+
+
+def test_select_by_id_or_alternate_name_keeps_order_and_metadata(tmp_path):
+    path = tmp_path / "m.meme"
+    path.write_text(MEME5)
+    motifs = read_meme(path)
+    chosen = motifs.select(["M2", "gata-LIKE", "MOTIF1"], "fimo.motifs")
+    assert list(chosen) == ["M2", "MOTIF1"]  # in the order asked, a repeat dropped
+    assert chosen.alt_id("MOTIF1") == "GATA-like"
+    np.testing.assert_allclose(chosen.background, motifs.background)
+    with pytest.raises(InputError, match="config key fimo.motifs: 'CTCF' is neither"):
+        motifs.select(["M2", "CTCF"], "fimo.motifs")

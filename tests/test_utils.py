@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from motifscope.errors import InputError
-from motifscope.utils import atomic_path, resolve_device
+from motifscope.utils import atomic_path, full_float32_matmul, resolve_device
 
 
 def test_atomic_path_renames_on_success_with_umask_permissions(tmp_path):
@@ -39,3 +39,16 @@ def test_resolve_device():
 
 def test_input_error_is_one_line():
     assert str(InputError("a\nb")) == "a b"
+
+
+def test_full_float32_matmul_restores_the_callers_settings():
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        with pytest.raises(KeyError), full_float32_matmul():
+            assert not torch.backends.cudnn.allow_tf32
+            assert not torch.backends.cuda.matmul.allow_tf32
+            raise KeyError("leaving by an exception restores them too")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

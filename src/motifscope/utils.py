@@ -109,3 +109,19 @@ def seed_everything(random_state: int) -> None:
     np.random.seed(random_state)
     torch.manual_seed(random_state)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextlib.contextmanager
+def full_float32_matmul() -> Iterator[None]:
+    """Switch off TF32 for CUDA matrix products and convolutions inside the block.
+
+    TF32 keeps 10 mantissa bits, enough to round the integer-scaled scores that FIMO and
+    TOMTOM sum on the GPU; the caller's settings are restored on exit.
+    """
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

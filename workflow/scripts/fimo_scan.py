@@ -9,7 +9,6 @@ coordinates are 0-based, half-open.
 import logging
 
 from _common import run
-from motifscope.errors import InputError
 from motifscope.io import read_loci, read_meme, read_onehot
 from motifscope.motifs import fimo
 from motifscope.utils import atomic_path
@@ -19,18 +18,7 @@ log = logging.getLogger("motifscope.fimo_scan")
 
 def select_motifs(motifs, wanted):
     """All motifs, or those listed by id or alternate name (config key fimo.motifs)."""
-    if not wanted:
-        return motifs
-    by_alt = {motifs.alt_id(i).upper(): i for i in motifs}
-    ids = []
-    for name in wanted:
-        motif_id = name if name in motifs else by_alt.get(str(name).upper())
-        if motif_id is None:
-            raise InputError(f"config key fimo.motifs: '{name}' is neither an id nor a name in "
-                             "the motif database; use ids from motifs/database.meme, or [] "
-                             "for all")
-        ids.append(motif_id)
-    return motifs.subset(dict.fromkeys(ids))
+    return motifs if not wanted else motifs.select(wanted, "fimo.motifs")
 
 
 def main(onehot: str, loci_file: str, motif_file: str, settings: dict, device: str,

@@ -5,7 +5,6 @@ import logging
 import h5py
 
 from _common import run
-from motifscope.errors import InputError
 from motifscope.io import read_meme
 from motifscope.marginalize import make_backgrounds, marginalize_motifs, plot_marginalization
 from motifscope.models import check_model, load_model
@@ -17,18 +16,7 @@ log = logging.getLogger("motifscope.marginalize")
 
 def select_motifs(motifs, wanted):
     """All motifs, or those listed by id or alternate name (config key marginalize.motifs)."""
-    if wanted == "all":
-        return motifs
-    by_alt = {motifs.alt_id(i).upper(): i for i in motifs}
-    ids = []
-    for name in wanted:
-        motif_id = name if name in motifs else by_alt.get(str(name).upper())
-        if motif_id is None:
-            raise InputError(f"config key marginalize.motifs: '{name}' is neither an id nor a "
-                             "name in the motif database; use ids from motifs/database.meme "
-                             "or 'all'")
-        ids.append(motif_id)
-    return motifs.subset(dict.fromkeys(ids))
+    return motifs if wanted == "all" else motifs.select(wanted, "marginalize.motifs")
 
 
 def main(model_spec: dict, motif_file: str, genome: str, peaks: str, onehot: str,

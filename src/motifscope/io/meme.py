@@ -64,6 +64,32 @@ class MotifSet(dict):
         info = self.info.get(motif_id)
         return info.alt_id if info else ""
 
+    def select(self, names, config_key: str) -> "MotifSet":
+        """The motifs named by id or alternate name (case-insensitive), in the order given.
+
+        Parameters
+        ----------
+        names : iterable of str
+            Motif ids (``MA0139.2``) or alternate names (``CTCF``); repeats are dropped.
+        config_key : str
+            The config key the names came from, named in the error message.
+
+        Raises
+        ------
+        InputError
+            For a name that is neither an id nor an alternate name of this set.
+        """
+        by_alt = {self.alt_id(i).upper(): i for i in self}
+        ids = []
+        for name in names:
+            motif_id = name if name in self else by_alt.get(str(name).upper())
+            if motif_id is None:
+                raise InputError(f"config key {config_key}: '{name}' is neither an id nor a "
+                                 "name in the motif database; use ids or names from "
+                                 "motifs/database.meme")
+            ids.append(motif_id)
+        return self.subset(dict.fromkeys(ids))
+
     def subset(self, ids) -> "MotifSet":
         """A MotifSet with only ``ids`` (in that order), keeping metadata."""
         ids = list(ids)

@@ -35,7 +35,7 @@ from motifscope.errors import InputError
 from motifscope.motifs._inputs import MotifList, apply_pseudocount, as_motif_list, bh_qvalues, \
     check_background
 from motifscope.sequence import one_hot_encode, reverse_complement
-from motifscope.utils import as_numpy, progress, resolve_device
+from motifscope.utils import as_numpy, full_float32_matmul, progress, resolve_device
 
 PSSM_RANGE = 1000
 # MEME's my_log2 multiplies the natural log by this truncated 1/ln(2).
@@ -296,7 +296,7 @@ def _scan(pssms: list[PSSM], X: torch.Tensor, threshold: float, both: bool,
         # im2col + GEMM (faster than conv1d for 4 input channels on the CPU): every window
         # as a row of 4 * W one-hot values, times the integer matrices, exact in float32.
         windows = x.unfold(2, group_width, 1).permute(0, 2, 1, 3).reshape(n * length, -1)
-        with _no_tf32():
+        with full_float32_matmul():
             scores = windows @ weight  # (n * length, rows)
         flat, row = torch.nonzero(scores >= thresholds[None, :], as_tuple=True)
         value = scores[flat, row]
@@ -335,18 +335,6 @@ def _group_weights(pssms, group, group_width, threshold, both, dev):
     weight = weight.reshape(len(mats), -1).T.contiguous()  # (4 * W, rows), rows A C G T
     return (weight, torch.tensor(thresholds, dtype=torch.float32, device=dev),
             torch.tensor(motif), torch.tensor(strand), torch.tensor(width))
-
-
-class _no_tf32:
-    """Keep CUDA matrix products in full float32 (TF32 would round the integer scores)."""
-
-    def __enter__(self):
-        self.saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-
-    def __exit__(self, *exc):
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
 
 
 def _hit_table(raw: dict, pssms: list[PSSM], motifs: MotifList, X: torch.Tensor, names: list,

@@ -65,7 +65,7 @@ from motifscope.errors import InputError
 from motifscope.motifs._convolve import convolve_rows
 from motifscope.motifs._inputs import MotifList, apply_pseudocount, as_motif_list, bh_qvalues, \
     consensus
-from motifscope.utils import progress, resolve_device
+from motifscope.utils import full_float32_matmul, progress, resolve_device
 
 DISTANCES = ("ed", "pearson")
 MAX_QUERY_WIDTH = 64
@@ -913,7 +913,7 @@ def _window_keys_gemm(local, laid_out, tie):
                          device=local.device)
     weight.scatter_(1, local[:, None, :], 128.0)
     weight[:, n_kinds, 0] = 1.0
-    with _no_tf32():
+    with full_float32_matmul():
         return windows @ weight.reshape(len(local), -1).T
 
 
@@ -932,18 +932,6 @@ def _window_keys_add(pairs, shifted, flat, tie):
     for i in range(1, width):
         sums += laid_out[i:i + n_out, :, i]
     return sums.to(torch.float32).mul_(128.0).add_(tie[:, None])
-
-
-class _no_tf32:
-    """Keep CUDA matrix products in full float32 (TF32 would round the integer scores)."""
-
-    def __enter__(self):
-        self.saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-
-    def __exit__(self, *exc):
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
 
 
 def _binned_median(dissim, low, high, counts, halfway, n_bins):
