@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
+import motifscope.seqlets as seqlets_module
 from motifscope.errors import InputError
 from motifscope.seqlets import (
     SEQLET_COLUMNS, _greedy_select, _span_sum_tails, check_attribution_files, recursive_null,
@@ -96,18 +97,53 @@ def bumpy_tracks(seed: int, n: int = 6, length: int = 40) -> np.ndarray:
 # recursive_seqlets
 # ---------------------------------------------------------------------------------------
 
+@pytest.fixture(params=["numba", "torch"])
+def engine(request, monkeypatch):
+    """The CPU engine of the recursive caller: numba kernels (the default) or torch (what
+    CUDA runs use)."""
+    if request.param == "torch":
+        monkeypatch.setattr(seqlets_module, "_USE_CPU_KERNEL", False)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("params", [dict(threshold=0.05, min_seqlet_len=3, max_seqlet_len=8),
                                     dict(threshold=0.2, min_seqlet_len=1, max_seqlet_len=6,
                                          additional_flanks=2),
                                     dict(threshold=0.01, min_seqlet_len=4, max_seqlet_len=10,
                                          n_bins=50)])
-def test_recursive_matches_brute_force(seed, params):
+def test_recursive_matches_brute_force(seed, params, engine):
     X = bumpy_tracks(seed)
     assert_same_rows(recursive_seqlets(X, **params), brute_force_seqlets(X, **params))
 
 
-def test_recursive_quantised_ties_match_brute_force():
+@pytest.mark.parametrize("params", [dict(threshold=0.01),
+                                    dict(threshold=0.2, min_seqlet_len=1, max_seqlet_len=30,
+                                         n_bins=200, additional_flanks=4, sign="both"),
+                                    dict(threshold=0.05, min_seqlet_len=6, max_seqlet_len=6),
+                                    # int32 bins; few distinct values keep the null cheap
+                                    dict(threshold=0.05, n_bins=40_000, batch_size=7,
+                                         quantised_only=True)])
+def test_numba_and_torch_engines_give_the_same_table(params, monkeypatch):
+    X = np.load(DATA)["attr"]
+    quantised = np.round(X * 50) / 50  # many ties
+    params = dict(params)
+    if params.pop("quantised_only", False):
+        X = quantised
+    else:
+        X = np.concatenate([X, X[:, ::-1].copy(), quantised])  # reversed: calls at both ends
+    kernel = recursive_seqlets(X, **params)
+    assert len(kernel) > 10
+    monkeypatch.setattr(seqlets_module, "_USE_CPU_KERNEL", False)
+    # same rows in the same order, same p-values and attributions to the last bit
+    pd.testing.assert_frame_equal(kernel, recursive_seqlets(X, **params), check_exact=True)
+    tails = _span_sum_tails(np.bincount(np.arange(50) % 7, minlength=30) / 50, 25)
+    monkeypatch.setattr(seqlets_module, "_USE_CPU_KERNEL", True)
+    np.testing.assert_array_equal(
+        _span_sum_tails(np.bincount(np.arange(50) % 7, minlength=30) / 50, 25), tails)
+
+
+def test_recursive_quantised_ties_match_brute_force(engine):
     # values on a coarse grid: many spans share a bin sum, so many p-values tie
     rng = np.random.default_rng(3)
     X = rng.integers(-2, 4, size=(5, 50)).astype(np.float32)

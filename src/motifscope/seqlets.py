@@ -1,10 +1,13 @@
 """Seqlets: short spans of high attribution, called from per-position attribution tracks.
 
-Two callers, both vectorised in torch (CPU or CUDA) and both usable shard by shard:
+Two callers, both usable shard by shard:
 
 - :func:`recursive_seqlets`, tangermeme's recursive caller: an i.i.d. null for the sum of
   every span length, built from the histogram of all positions of all examples, and a
   longest-first greedy decoding in which every sub-span of a seqlet is significant too.
+  Two engines give the same table to the last bit: whole-batch torch operations (CUDA, or
+  CPU without numba) and, on CPU, numba kernels that bin and decode one example at a time
+  while it is in cache, examples in parallel (:mod:`motifscope._seqlets_cpu`).
 - :func:`tfmodisco_seqlets`, TF-MoDISco's caller: windowed sums, a Laplace null fitted on
   the data, an isotonic-regression FDR threshold, and greedy non-maximum suppression.
 
@@ -26,7 +29,7 @@ import pandas as pd
 import torch
 
 from motifscope.errors import InputError
-from motifscope.utils import as_tensor, progress, resolve_device
+from motifscope.utils import as_tensor, numba_threads, progress, resolve_device
 
 SEQLET_COLUMNS = ["example_idx", "start", "end", "attribution", "p-value"]
 TFMODISCO_COLUMNS = ["example_idx", "start", "end", "attribution"]
@@ -38,6 +41,22 @@ _GPU_BATCH_VALUES = 1 << 25
 
 # A zero-argument function returning an iterator of (first example index, (n, L) track).
 ShardSource = Callable[[], Iterator[tuple[int, torch.Tensor]]]
+
+# On CPU the recursive caller bins and decodes with numba kernels when numba is installed
+# (tests switch them off to check the torch engine, which CUDA runs use).
+_USE_CPU_KERNEL = True
+
+
+def _cpu_kernel(device: torch.device):
+    """The numba kernels of the recursive caller for CPU runs, or None (other devices,
+    numba missing, or ``_USE_CPU_KERNEL`` switched off)."""
+    if device.type != "cpu" or not _USE_CPU_KERNEL:
+        return None
+    try:
+        from motifscope import _seqlets_cpu
+    except ImportError:  # numba is optional: the torch engine covers every case
+        return None
+    return _seqlets_cpu
 
 
 # ---------------------------------------------------------------------------------------
@@ -180,12 +199,17 @@ def _span_sum_tails(frequencies: np.ndarray, max_seqlet_len: int) -> np.ndarray:
     nonzero = np.flatnonzero(frequencies)
     weights = frequencies[nonzero]
     current = frequencies.astype(np.float64)
+    kernel = _cpu_kernel(torch.device("cpu"))
     for k in range(1, max_seqlet_len + 1):
         if k > 1:
             previous, current = current, np.zeros(k * (n_bins - 1) + 1, dtype=np.float64)
-            width = previous.shape[0]
-            for j, w in zip(nonzero.tolist(), weights.tolist()):
-                current[j:j + width] += previous * w
+            if kernel is not None:
+                with numba_threads():
+                    kernel.add_shifted(previous, nonzero, weights, current)
+            else:
+                width = previous.shape[0]
+                for j, w in zip(nonzero.tolist(), weights.tolist()):
+                    current[j:j + width] += previous * w
         tails[k, :current.shape[0]] = np.add.accumulate(current[::-1])[::-1]
     return tails
 
@@ -258,13 +282,28 @@ def _recursive_nulls(source: ShardSource, n_bins: int, max_seqlet_len: int,
     kept = {s: {} for s in nulls}
     for first, X in progress(source(), desc="seqlet null: histogram", unit="shard"):
         for s, null in nulls.items():
-            bins = null.bins(X if s > 0 else -X)
-            counts[s] += _bin_counts(bins, n_bins)
+            bins, shard_counts = _bins_and_counts(null, X if s > 0 else -X)
+            counts[s] += shard_counts
             if keep_bins:
                 kept[s][first] = bins
     nulls = {s: _null_from_range(*ranges[s], n_values, n_bins, max_seqlet_len, counts[s])
              if s in nulls else None for s in signs}
     return nulls, kept
+
+
+def _bins_and_counts(null: RecursiveNull, X: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    """The bins of ``X`` ((n, L), as :meth:`RecursiveNull.bins`) and their histogram."""
+    kernel = _cpu_kernel(X.device)
+    if kernel is None:
+        bins = null.bins(X)
+        return bins, _bin_counts(bins, null.n_bins)
+    values = np.ascontiguousarray(X.numpy())
+    bins = np.empty(values.shape, dtype=np.int16 if null.n_bins <= 2 ** 15 else np.int32)
+    xmin = values.dtype.type(null.xmin.item())
+    with numba_threads() as threads:
+        counts = kernel.bin_and_count(values, xmin, null.bin_width, null.n_bins, bins,
+                                      min(threads, max(len(values), 1)))
+    return torch.from_numpy(bins), counts
 
 
 def _bin_counts(bins: torch.Tensor, n_bins: int) -> np.ndarray:
@@ -424,6 +463,29 @@ def _decode_recursive(X: torch.Tensor, bins: torch.Tensor, null: RecursiveNull, 
             "attribution": _span_sums(X, example, start, end), "p-value": p}
 
 
+def _decode_recursive_cpu(kernel, X: torch.Tensor, bins: torch.Tensor, null: RecursiveNull,
+                          threshold: float, min_len: int, max_len: int, flanks: int,
+                          min_sums: torch.Tensor) -> dict[str, torch.Tensor]:
+    """:func:`_decode_recursive` with the numba kernel (same calls, same order)."""
+    n, length = bins.shape
+    cap = length // min_len + 1
+    n_calls = np.zeros(n, dtype=np.int64)
+    core = np.zeros((n, cap), dtype=np.int64)
+    span = np.zeros((n, cap), dtype=np.int64)
+    p_value = np.zeros((n, cap), dtype=np.float64)
+    with numba_threads(chunksize=1):
+        kernel.decode(bins.numpy(), null.tails.numpy(), min_sums.numpy().astype(np.int64),
+                      threshold, min_len, max_len, n_calls, core, span, p_value)
+    made = np.arange(cap) < n_calls[:, None]  # row-major: by example, then call order
+    example = torch.from_numpy(np.repeat(np.arange(n), n_calls))
+    core, k = torch.from_numpy(core[made]), torch.from_numpy(span[made])
+    start = (core - flanks).clamp(min=0)
+    end = (core + k + flanks).clamp(max=length)
+    return {"example": example, "core": core, "length": k, "start": start, "end": end,
+            "attribution": _span_sums(X, example, start, end),
+            "p-value": torch.from_numpy(p_value[made])}
+
+
 def _span_sums(X: torch.Tensor, example: torch.Tensor, start: torch.Tensor,
                end: torch.Tensor) -> torch.Tensor:
     """float64 sum of X[example, start:end] for each span."""
@@ -448,6 +510,7 @@ def _recursive_calls(source: ShardSource, nulls: dict[int, RecursiveNull | None]
                                                         null.n_values, null.tails.to(device))
              for s, null in nulls.items()}
     min_sums = {s: null.min_passing_sums(threshold) for s, null in nulls.items() if null}
+    kernel = _cpu_kernel(device)
     for first, shard in progress(source(), desc="seqlets: calling", unit="shard"):
         shard = shard.to(device)
         for offset, X in _iter_rows(shard, rows):
@@ -456,9 +519,13 @@ def _recursive_calls(source: ShardSource, nulls: dict[int, RecursiveNull | None]
                     continue
                 signed = X if s > 0 else -X
                 i = first + offset
-                bins = kept_bins[s].pop(i) if kept_bins else null.bins(signed)
-                found = _decode_recursive(signed, bins, null, threshold, min_len, max_len,
-                                          flanks, min_sums[s])
+                bins = kept_bins[s].pop(i) if kept_bins else _bins_and_counts(null, signed)[0]
+                if kernel is None:
+                    found = _decode_recursive(signed, bins, null, threshold, min_len, max_len,
+                                              flanks, min_sums[s])
+                else:
+                    found = _decode_recursive_cpu(kernel, signed, bins, null, threshold,
+                                                  min_len, max_len, flanks, min_sums[s])
                 found["example"] = found["example"] + first + offset
                 found["attribution"] = found["attribution"] * s
                 found["sign"] = torch.full_like(found["example"], s)
@@ -576,6 +643,8 @@ def recursive_seqlets(X, threshold: float = 0.01, min_seqlet_len: int = 4,
     sign : {"positive", "negative", "both"}, default "positive"
     device : str or torch.device, optional
         Where to compute; default: the device of X (CPU for numpy). "cuda" without CUDA raises.
+        On CPU with numba installed the numba kernels run on ``torch.get_num_threads()``
+        threads; the table is the same either way.
     batch_size : int, optional
         Examples decoded together; default about 2**20 values per batch on CPU, 2**25 on GPU.
 

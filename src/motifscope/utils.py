@@ -125,3 +125,26 @@ def full_float32_matmul() -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@contextlib.contextmanager
+def numba_threads(chunksize: int = 0) -> Iterator[int]:
+    """Run numba's parallel loops inside the block on torch's thread count; yield it.
+
+    numba's first parallel launch sets the OpenMP thread count, which torch shares, to
+    every core; the count torch had on entry is restored on exit. ``chunksize`` > 0 hands
+    out loop iterations that many at a time (0: numba's static split).
+    """
+    import numba
+
+    torch_threads = torch.get_num_threads()
+    threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS))
+    saved = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    saved_chunk = numba.set_parallel_chunksize(chunksize)
+    try:
+        yield threads
+    finally:
+        numba.set_parallel_chunksize(saved_chunk)
+        numba.set_num_threads(saved)
+        torch.set_num_threads(torch_threads)
