@@ -404,9 +404,9 @@ def test_demo_run_ranks_planted_motifs_first(tiny_run):
     """The workflow's marginalize tables on the tiny demo (CTCF -> ctcf, Spi1 -> spi1 planted,
     31 JASPAR motifs, 100 composition-matched backgrounds).
 
-    Always: the table contract (columns, every motif once, n, sorted by effect). When the
-    tiny model learned its target (held-out auROC >= 0.9 in model.json; its training is
-    time-capped, so a loaded machine can stop it early): the planted motif is the top motif,
+    Always: the table contract (columns, every motif once, n, sorted by effect). For each
+    target the tiny model learned (held-out auROC >= 0.9 in model.json): the planted motif
+    is the top motif,
     the other planted motif is not in the top 3, and motifs absent from the simulation (the
     GATA family) move the output by less than 15% of the planted motif's effect.
     """
@@ -433,6 +433,8 @@ def test_demo_run_ranks_planted_motifs_first(tiny_run):
         assert other not in set(table.motif[:3])
         effect = table.set_index("motif").delta_mean
         assert (effect[gata].abs() < 0.15 * effect[motif]).all()
-    if unlearned:
+    # (with the tiny config's seed the model learns ctcf but not spi1, auROC 0.75; the
+    # ranking on a model that learned both is test_planted_motifs_rank_first_and_...)
+    if len(unlearned) == len(planted):
         pytest.skip("ranking not checked: the tiny demo model did not learn "
                     + ", ".join(unlearned))
