@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from motifscope.errors import InputError
-from motifscope.utils import atomic_path, full_float32_matmul, resolve_device
+from motifscope.utils import atomic_path, full_float32_matmul, numba_kernels, resolve_device
 
 
 def test_atomic_path_renames_on_success_with_umask_permissions(tmp_path):
@@ -52,3 +52,11 @@ def test_full_float32_matmul_restores_the_callers_settings():
         assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def test_numba_kernels_only_for_cpu_runs_that_want_them():
+    cpu = torch.device("cpu")
+    assert numba_kernels("motifscope._seqlets_cpu", cpu).__name__ == "motifscope._seqlets_cpu"
+    assert numba_kernels("motifscope._seqlets_cpu", torch.device("cuda")) is None
+    assert numba_kernels("motifscope._seqlets_cpu", cpu, enabled=False) is None
+    assert numba_kernels("motifscope._no_such_kernels", cpu) is None  # as without numba

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from motifscope.errors import InputError
-from motifscope.utils import as_tensor, numba_threads, progress, resolve_device
+from motifscope.utils import as_tensor, numba_kernels, numba_threads, progress, resolve_device
 
 SEQLET_COLUMNS = ["example_idx", "start", "end", "attribution", "p-value"]
 TFMODISCO_COLUMNS = ["example_idx", "start", "end", "attribution"]
@@ -50,13 +50,7 @@ _USE_CPU_KERNEL = True
 def _cpu_kernel(device: torch.device):
     """The numba kernels of the recursive caller for CPU runs, or None (other devices,
     numba missing, or ``_USE_CPU_KERNEL`` switched off)."""
-    if device.type != "cpu" or not _USE_CPU_KERNEL:
-        return None
-    try:
-        from motifscope import _seqlets_cpu
-    except ImportError:  # numba is optional: the torch engine covers every case
-        return None
-    return _seqlets_cpu
+    return numba_kernels("motifscope._seqlets_cpu", device, _USE_CPU_KERNEL)
 
 
 # ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 import tempfile
@@ -148,3 +149,18 @@ def numba_threads(chunksize: int = 0) -> Iterator[int]:
         numba.set_parallel_chunksize(saved_chunk)
         numba.set_num_threads(saved)
         torch.set_num_threads(torch_threads)
+
+
+def numba_kernels(module: str, device: torch.device, enabled: bool = True):
+    """The numba kernel module ``module`` for a run on ``device``, or None.
+
+    None on other devices than the CPU, when ``enabled`` is False (tests switch kernels off
+    to check the torch engines), and when numba is not installed: every kernel has a torch
+    counterpart that gives the same results.
+    """
+    if device.type != "cpu" or not enabled:
+        return None
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None

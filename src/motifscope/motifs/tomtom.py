@@ -65,7 +65,7 @@ from motifscope.errors import InputError
 from motifscope.motifs._convolve import convolve_rows
 from motifscope.motifs._inputs import MotifList, apply_pseudocount, as_motif_list, bh_qvalues, \
     consensus
-from motifscope.utils import full_float32_matmul, progress, resolve_device
+from motifscope.utils import full_float32_matmul, numba_kernels, progress, resolve_device
 
 DISTANCES = ("ed", "pearson")
 MAX_QUERY_WIDTH = 64
@@ -800,13 +800,7 @@ class _Engine:
 def _cpu_kernel(device: torch.device):
     """The fused numba kernel module for CPU runs, or None (other devices, numba missing,
     or ``_USE_CPU_KERNEL`` switched off)."""
-    if device.type != "cpu" or not _USE_CPU_KERNEL:
-        return None
-    try:
-        from motifscope.motifs import _tomtom_cpu
-    except ImportError:  # numba is optional: the torch engine covers every case
-        return None
-    return _tomtom_cpu
+    return numba_kernels("motifscope.motifs._tomtom_cpu", device, _USE_CPU_KERNEL)
 
 
 def _is_sequence(matrix: np.ndarray) -> bool:
