@@ -129,17 +129,19 @@ def full_float32_matmul() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def numba_threads(chunksize: int = 0) -> Iterator[int]:
+def numba_threads(chunksize: int = 0, max_threads: int | None = None) -> Iterator[int]:
     """Run numba's parallel loops inside the block on torch's thread count; yield it.
 
     numba's first parallel launch sets the OpenMP thread count, which torch shares, to
     every core; the count torch had on entry is restored on exit. ``chunksize`` > 0 hands
-    out loop iterations that many at a time (0: numba's static split).
+    out loop iterations that many at a time (0: numba's static split); ``max_threads``
+    caps the count (for kernels whose per-thread scratch is large).
     """
     import numba
 
     torch_threads = torch.get_num_threads()
-    threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS))
+    threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS,
+                         max_threads or torch_threads))
     saved = numba.get_num_threads()
     numba.set_num_threads(threads)
     saved_chunk = numba.set_parallel_chunksize(chunksize)

@@ -65,7 +65,8 @@ from motifscope.errors import InputError
 from motifscope.motifs._convolve import convolve_rows
 from motifscope.motifs._inputs import MotifList, apply_pseudocount, as_motif_list, bh_qvalues, \
     consensus
-from motifscope.utils import full_float32_matmul, numba_kernels, progress, resolve_device
+from motifscope.utils import full_float32_matmul, numba_kernels, numba_threads, progress, \
+    resolve_device
 
 DISTANCES = ("ed", "pearson")
 MAX_QUERY_WIDTH = 64
@@ -833,16 +834,12 @@ class _KernelRun:
         self.min_overlap = min_overlap
         self.n_nearest = -1 if n_nearest is None else n_nearest
         self.arrays = db.kernel_arrays()
-        # Read before any numba call: numba's first parallel launch sets OpenMP's thread
-        # count, which torch shares, to all cores.
-        self.torch_threads = torch.get_num_threads()
-        self.threads = max(1, min(self.torch_threads, numba.config.NUMBA_NUM_THREADS))
+        # the most threads numba_threads() will give; the scratch is sized for them
+        self.threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
         self.scratch = None
 
     def __call__(self, batch: np.ndarray) -> None:
         """Fill the output rows ``batch``."""
-        import numba
-
         arrays, db, out = self.arrays, self.db, self.out
         chosen = [self.queries[i] for i in batch]
         widths = np.array([q.shape[1] for q in chosen], dtype=np.int64)
@@ -858,11 +855,8 @@ class _KernelRun:
             per_thread = self.kernel.scratch_bytes(*shape)
             self.threads = max(1, min(self.threads, _KERNEL_SCRATCH_BYTES // per_thread))
             self.scratch = self.kernel.make_scratch(self.threads, *shape)
-        saved = numba.get_num_threads()
-        numba.set_num_threads(self.threads)
         # Queries are handed out one at a time (their costs differ by the cube of width).
-        saved_chunk = numba.set_parallel_chunksize(1)
-        try:
+        with numba_threads(chunksize=1, max_threads=self.threads):
             self.kernel.run_queries(
                 db.distance == "ed", matrix, starts, widths, batch.astype(np.int64),
                 arrays["Y"], arrays["aux"], arrays["group_length"], arrays["group_size"],
@@ -871,11 +865,6 @@ class _KernelRun:
                 arrays["group_start"], db.n_bins, db.n_median_bins, self.min_overlap,
                 self.n_nearest, self.scratch, out["p"], out["score"], out["offset"],
                 out["overlap"], out["strand"], out["target"])
-        finally:
-            numba.set_parallel_chunksize(saved_chunk)
-            numba.set_num_threads(saved)
-            # With OpenMP on both sides, numba's setting is also torch's: restore it.
-            torch.set_num_threads(self.torch_threads)
 
 
 def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
