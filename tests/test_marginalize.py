@@ -406,9 +406,9 @@ def test_demo_run_ranks_planted_motifs_first(tiny_run):
 
     Always: the table contract (columns, every motif once, n, sorted by effect). For each
     target the tiny model learned (held-out auROC >= 0.9 in model.json): the planted motif
-    is the top motif,
-    the other planted motif is not in the top 3, and motifs absent from the simulation (the
-    GATA family) move the output by less than 15% of the planted motif's effect.
+    is the top motif, the other planted motif is not in the top 3, and motifs absent from the
+    simulation (the GATA family) move the output by less than 15% of the planted motif's
+    effect.
     """
     import json
     from pathlib import Path

@@ -24,8 +24,9 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def bin_and_count(X, xmin, bin_width, n_bins, bins_out, n_chunks):
-    """Bin ``X`` into ``bins_out`` and return the histogram of the bins.
+def bin_and_count(X, xmin, bin_width, n_bins, bins_out, n_chunks, count):
+    """Bin ``X`` into ``bins_out`` and return the histogram of the bins (zeros unless
+    ``count``).
 
     Parameters
     ----------
@@ -38,6 +39,8 @@ def bin_and_count(X, xmin, bin_width, n_bins, bins_out, n_chunks):
         Filled with ``clamp((x - xmin) / bin_width, 0, n_bins - 1)`` truncated.
     n_chunks : int
         Row blocks processed in parallel (one histogram each, summed at the end).
+    count : bool
+        Whether to fill the histogram (the calling pass only needs the bins).
 
     Returns
     -------
@@ -56,6 +59,8 @@ def bin_and_count(X, xmin, bin_width, n_bins, bins_out, n_chunks):
             for j in range(length):
                 v = np.float64(values[j] - xmin) / bin_width
                 row[j] = int(min(max(v, 0.0), top))
+            if not count:
+                continue
             j = 0
             while j + 4 <= length:
                 hist[0, row[j]] += 1

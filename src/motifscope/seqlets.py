@@ -285,19 +285,21 @@ def _recursive_nulls(source: ShardSource, n_bins: int, max_seqlet_len: int,
     return nulls, kept
 
 
-def _bins_and_counts(null: RecursiveNull, X: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
-    """The bins of ``X`` ((n, L), as :meth:`RecursiveNull.bins`) and their histogram."""
+def _bins_and_counts(null: RecursiveNull, X: torch.Tensor,
+                     count: bool = True) -> tuple[torch.Tensor, np.ndarray | None]:
+    """The bins of ``X`` ((n, L), as :meth:`RecursiveNull.bins`) and, with ``count``, their
+    histogram (else None)."""
     kernel = _cpu_kernel(X.device)
     if kernel is None:
         bins = null.bins(X)
-        return bins, _bin_counts(bins, null.n_bins)
+        return bins, _bin_counts(bins, null.n_bins) if count else None
     values = np.ascontiguousarray(X.numpy())
     bins = np.empty(values.shape, dtype=np.int16 if null.n_bins <= 2 ** 15 else np.int32)
     xmin = values.dtype.type(null.xmin.item())
     with numba_threads() as threads:
         counts = kernel.bin_and_count(values, xmin, null.bin_width, null.n_bins, bins,
-                                      min(threads, max(len(values), 1)))
-    return torch.from_numpy(bins), counts
+                                      min(threads, max(len(values), 1)), count)
+    return torch.from_numpy(bins), counts if count else None
 
 
 def _bin_counts(bins: torch.Tensor, n_bins: int) -> np.ndarray:
@@ -450,9 +452,15 @@ def _decode_recursive(X: torch.Tensor, bins: torch.Tensor, null: RecursiveNull, 
     key, k, example = key[order], k[order], example[order]
     flat = csum.reshape(-1)
     p = tails[k, (flat[key + k] - flat[key]).long()]
-    core = key - example * stride
+    return _calls_table(X, example, key - example * stride, k, p, flanks)
+
+
+def _calls_table(X: torch.Tensor, example: torch.Tensor, core: torch.Tensor, k: torch.Tensor,
+                 p: torch.Tensor, flanks: int) -> dict[str, torch.Tensor]:
+    """The decoders' result: the calls widened by ``flanks`` (clamped to the sequence) and
+    the attribution summed over the widened spans."""
     start = (core - flanks).clamp(min=0)
-    end = (core + k + flanks).clamp(max=length)
+    end = (core + k + flanks).clamp(max=X.shape[1])
     return {"example": example, "core": core, "length": k, "start": start, "end": end,
             "attribution": _span_sums(X, example, start, end), "p-value": p}
 
@@ -471,13 +479,9 @@ def _decode_recursive_cpu(kernel, X: torch.Tensor, bins: torch.Tensor, null: Rec
         kernel.decode(bins.numpy(), null.tails.numpy(), min_sums.numpy().astype(np.int64),
                       threshold, min_len, max_len, n_calls, core, span, p_value)
     made = np.arange(cap) < n_calls[:, None]  # row-major: by example, then call order
-    example = torch.from_numpy(np.repeat(np.arange(n), n_calls))
-    core, k = torch.from_numpy(core[made]), torch.from_numpy(span[made])
-    start = (core - flanks).clamp(min=0)
-    end = (core + k + flanks).clamp(max=length)
-    return {"example": example, "core": core, "length": k, "start": start, "end": end,
-            "attribution": _span_sums(X, example, start, end),
-            "p-value": torch.from_numpy(p_value[made])}
+    return _calls_table(X, torch.from_numpy(np.repeat(np.arange(n), n_calls)),
+                        torch.from_numpy(core[made]), torch.from_numpy(span[made]),
+                        torch.from_numpy(p_value[made]), flanks)
 
 
 def _span_sums(X: torch.Tensor, example: torch.Tensor, start: torch.Tensor,
@@ -513,7 +517,8 @@ def _recursive_calls(source: ShardSource, nulls: dict[int, RecursiveNull | None]
                     continue
                 signed = X if s > 0 else -X
                 i = first + offset
-                bins = kept_bins[s].pop(i) if kept_bins else _bins_and_counts(null, signed)[0]
+                bins = (kept_bins[s].pop(i) if kept_bins
+                        else _bins_and_counts(null, signed, count=False)[0])
                 if kernel is None:
                     found = _decode_recursive(signed, bins, null, threshold, min_len, max_len,
                                               flanks, min_sums[s])
