@@ -9,12 +9,12 @@ attribution >= ``fimo.attribution_threshold``, mean_attribution).
 
 import logging
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from _common import run
 from motifscope.io import read_meme, read_onehot
+from motifscope.io.attributions import hypothetical_blocks
 from motifscope.motifs import fimo_counts, span_attributions
 from motifscope.utils import atomic_path
 
@@ -31,14 +31,11 @@ def main(scan: str, onehot: str, attribution_file: str, motif_file: str, setting
                        na_values={"q-value": ["nan", "NaN"]})
     locus = hits["sequence_name"].to_numpy().astype(np.int64)
     attribution = np.zeros(len(hits))
-    with h5py.File(attribution_file, "r") as h5:
-        n_loci = h5["attr"].shape[0]
-        for lo in range(0, n_loci, BLOCK):
-            hi = min(n_loci, lo + BLOCK)
-            rows = np.flatnonzero((locus >= lo) & (locus < hi))
-            if rows.size:
-                attribution[rows] = span_attributions(hits.iloc[rows], h5["attr"][lo:hi],
-                                                      read_onehot(onehot, lo, hi), lo)
+    for lo, hi, block in hypothetical_blocks(attribution_file, BLOCK):
+        rows = np.flatnonzero((locus >= lo) & (locus < hi))
+        if rows.size:
+            attribution[rows] = span_attributions(hits.iloc[rows], block,
+                                                  read_onehot(onehot, lo, hi), lo)
     hits["attribution"] = attribution
     motifs = select_motifs(read_meme(motif_file), settings["motifs"])
     counts = fimo_counts(hits, settings["attribution_threshold"], motifs=motifs)

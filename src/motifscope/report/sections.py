@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from motifscope.io.attributions import delta_statistics, read_deltas, read_rows
 from motifscope.metrics import average_precision, roc_auc
 from motifscope.plot import save_figure
 from motifscope.report import figures
@@ -407,8 +408,7 @@ def _examples(ctx: ReportContext, target: str, n: int, width: int) -> list[dict]
     if not idx:
         return []
     rows = np.sort(np.asarray(idx))
-    with h5py.File(ctx.path(f"attributions/{target}.h5"), "r") as h5:
-        attr = h5["attr"][rows].astype(np.float32)
+    attr = read_rows(ctx.path(f"attributions/{target}.h5"), rows)
     with h5py.File(ctx.path("loci/onehot.h5"), "r") as h5:
         X = h5["X"][rows].astype(np.float32)
     projected = dict(zip(rows.tolist(), attr * X))
@@ -483,27 +483,6 @@ def attribution_section(ctx: ReportContext) -> Section:
 # --- convergence deltas -------------------------------------------------------------------------
 
 
-def _shard_warnings(ctx: ReportContext, target: str) -> list[str]:
-    messages = []
-    for path in sorted(ctx.path(f"attributions/shards/{target}").glob("*.h5")):
-        with h5py.File(path, "r") as h5:
-            warning = h5.attrs.get("warning")
-            if warning:
-                messages.append(f"loci [{h5.attrs.get('start')}, {h5.attrs.get('end')}): "
-                                f"{warning}")
-    return messages
-
-
-def delta_statistics(deltas: np.ndarray) -> dict:
-    """Summary of convergence deltas (N, R): pairs, max, mean and 99.9th percentile of
-    |delta| (NaN for ISM, which has none)."""
-    magnitude = np.abs(np.asarray(deltas, dtype=np.float64)).ravel()
-    if magnitude.size == 0:
-        return {"pairs": 0, "max_abs": np.nan, "mean_abs": np.nan, "q999_abs": np.nan}
-    return {"pairs": int(magnitude.size), "max_abs": float(magnitude.max()),
-            "mean_abs": float(magnitude.mean()), "q999_abs": float(np.quantile(magnitude, 0.999))}
-
-
 def deltas_section(ctx: ReportContext) -> Section:
     """Convergence deltas of DeepLIFT/SHAP: do attributions add up to the output change?"""
     section = Section("deltas", "Convergence-delta diagnostics")
@@ -516,16 +495,14 @@ def deltas_section(ctx: ReportContext) -> Section:
         relative = f"attributions/{target}.h5"
         if not ctx.exists(relative):
             return _missing(section, ctx, relative)
-        with h5py.File(ctx.path(relative), "r") as h5:
-            deltas = h5["deltas"][:]
-            method = str(h5.attrs.get("method", ""))
+        deltas, method, shard_warnings = read_deltas(ctx.path(relative))
         stats = delta_statistics(deltas)
         spread = (float(predictions[target].std()) if predictions is not None
                   and len(predictions) > 1 else np.nan)
         rows.append((target, method, deltas.shape[0], deltas.shape[1] if deltas.ndim == 2 else 0,
                      stats["max_abs"], stats["mean_abs"], stats["q999_abs"], spread,
                      stats["max_abs"] / spread if spread else np.nan))
-        warnings += [f"{target}: {m}" for m in _shard_warnings(ctx, target)]
+        warnings += [f"{target}: {m}" for m in shard_warnings]
         if ctx.exists(f"attributions/{target}.png"):
             pictures.append(figure(ctx.path(f"attributions/{target}.png"),
                                    f"Attribution QC for {target}: mean attribution by position "
