@@ -381,7 +381,7 @@ def _strongest_spans(hits: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def _planted_marks(ctx: ReportContext) -> pd.DataFrame | None:
-    from motifscope.report.recovery import sites_in_loci
+    from motifscope.evaluation.recovery import sites_in_loci
 
     if not (ctx.simulated and ctx.exists("sim/truth.tsv")):
         return None
@@ -726,7 +726,7 @@ def _fimo_calls(ctx: ReportContext) -> dict | None:
 
 def recovery_section(ctx: ReportContext) -> Section:
     """For simulations: which planted motifs each method found (recall, precision)."""
-    from motifscope.report.recovery import MotifGroups, planted_motif_recovery, sites_in_loci
+    from motifscope.evaluation.recovery import MotifGroups, planted_motif_recovery, sites_in_loci
 
     section = Section("recovery", "Planted-motif recovery")
     if not ctx.simulated:

@@ -10,7 +10,6 @@ is in cache, examples in parallel). Coordinates are 0-based half-open.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
