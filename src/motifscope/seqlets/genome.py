@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from motifscope.errors import InputError
+from motifscope.io.loci import window_offsets
 
 
 GENOME_COLUMNS = ["chrom", "start", "end", "example_idx", "attribution", "p-value",
@@ -33,21 +33,10 @@ def to_genome_coordinates(seqlets: pd.DataFrame, loci: pd.DataFrame) -> pd.DataF
         p-value, window_start, window_end (the coordinates within the window), in the order
         of ``seqlets``. Windows padded past a contig's start can give negative starts.
     """
-    for col in ("chrom", "start"):
-        if col not in loci.columns:
-            raise InputError(f"loci table has no '{col}' column; expected loci/loci.tsv "
-                             "(idx, chrom, start, end, summit, name, score)")
-    loci = loci.set_index("idx", drop=False) if "idx" in loci.columns else loci.reset_index(drop=True)
     example = seqlets["example_idx"].to_numpy()
-    missing = ~np.isin(example, loci.index.to_numpy())
-    if missing.any():
-        raise InputError(f"seqlet example_idx {int(example[missing][0])} has no row in the loci "
-                         f"table ({len(loci)} loci); the attributions and loci/loci.tsv must "
-                         "come from the same run")
-    windows = loci.loc[example]
-    offset = windows["start"].to_numpy().astype(np.int64)
+    chrom, offset = window_offsets(loci, example)
     return pd.DataFrame({
-        "chrom": windows["chrom"].to_numpy(),
+        "chrom": chrom,
         "start": offset + seqlets["start"].to_numpy(),
         "end": offset + seqlets["end"].to_numpy(),
         "example_idx": example,
