@@ -99,8 +99,9 @@ def model_spec():
 # Snakefile in this order), its rules, its switch (key under `stages:`, or None when it always
 # runs), the extra condition it runs under (`when`), the final outputs asked for by `all`
 # (per rule, patterns under results/<run>/ with {target} expanded over the targets), the file
-# whose presence the report's summary calls done (`done`, for stages without a switch) and the
-# report sections that show it (motifscope.report.sections). A stage's input functions live
+# whose presence the report's summary calls done (`done`, for stages without a switch), the
+# files the report reads (`report_reads`, or "final": its final outputs) and the report sections
+# that show them (motifscope.report.sections). A stage's input functions live
 # in rules/inputs/<its rules file> (included at the end of this file).
 
 PAPER = config["paper"]["enabled"]
@@ -113,6 +114,7 @@ STAGES = {
         when=True,
         final={"motif_db": ["motifs/database.meme"]},
         done="motifs/database.meme",
+        report_reads=["motifs/database.meme", "motifs/database.tsv"],
         sections=["summary"],
     ),
     "simulation and training": dict(
@@ -122,6 +124,7 @@ STAGES = {
         when=SIMULATED,
         final={"simulate": ["sim/truth.tsv"], "train": ["model/model.json"]},
         done="model/model.json",
+        report_reads=["sim/truth.tsv", "sim/training.tsv", "model/model.json"],
         sections=["model", "recovery"],
     ),
     "peaks": dict(
@@ -131,6 +134,7 @@ STAGES = {
         when=True,
         final={"extract_loci": ["loci/loci.tsv"]},
         done="loci/loci.tsv",
+        report_reads=["loci/loci.tsv", "loci/onehot.h5"],
         sections=["summary"],
     ),
     "predict": dict(
@@ -140,6 +144,7 @@ STAGES = {
         when=True,
         final={"predict": ["predictions/predictions.tsv"]},
         done="predictions/predictions.tsv",
+        report_reads=["predictions/predictions.tsv"],
         sections=["model"],
     ),
     "attribution": dict(
@@ -149,6 +154,7 @@ STAGES = {
         when=True,
         final={"merge_attributions": ["attributions/{target}.h5"]},
         done=None,
+        report_reads=["attributions/{target}.h5", "attributions/{target}.png"],
         sections=["attribution", "deltas"],
     ),
     "seqlets": dict(
@@ -161,6 +167,13 @@ STAGES = {
             "annotate_seqlets": ["seqlets/{target}.counts.tsv"],
         },
         done=None,
+        report_reads=[
+            "seqlets/{target}.tsv",
+            "seqlets/{target}.png",
+            "seqlets/{target}.annotated.tsv",
+            "seqlets/{target}.counts.tsv",
+            "motifs/clusters.tsv",
+        ],
         sections=["seqlets"],
     ),
     "fimo": dict(
@@ -170,6 +183,7 @@ STAGES = {
         when=True,
         final={"fimo_attribution": ["fimo/{target}.counts.tsv"]},
         done=None,
+        report_reads=["fimo/{target}.counts.tsv", "fimo/{target}.hits.tsv.gz"],
         sections=["fimo"],
     ),
     "filters": dict(
@@ -179,6 +193,14 @@ STAGES = {
         when=True,
         final={"filter_table": ["filters/table.tsv"]},
         done=None,
+        report_reads=[
+            "filters/table.tsv",
+            "filters/tomtom.tsv",
+            "filters/matches.tsv",
+            "filters/weights.png",
+            "filters/influence.png",
+            "filters/logos",
+        ],
         sections=["filters"],
     ),
     "marginalize": dict(
@@ -188,6 +210,7 @@ STAGES = {
         when=True,
         final={"marginalize": ["marginalize/{target}.tsv"]},
         done=None,
+        report_reads=["marginalize/{target}.tsv", "marginalize/{target}.png"],
         sections=["marginalize"],
     ),
     "report": dict(
@@ -197,6 +220,7 @@ STAGES = {
         when=True,
         final={"report": ["report.html"]},
         done=None,
+        report_reads=[],
         sections=[],
     ),
     "paper": dict(
@@ -214,6 +238,7 @@ STAGES = {
             ]
         },
         done=None,
+        report_reads="final",
         sections=["benchmark"],
     ),
 }
@@ -235,6 +260,14 @@ def stage_outputs(name, rule_name=None):
     """The final outputs of a stage (of one of its rules), targets expanded."""
     final = STAGES[name]["final"]
     patterns = [p for r in ([rule_name] if rule_name else final) for p in final[r]]
+    return [f for p in patterns for f in expand(result(p), target=TARGETS)]
+
+
+def stage_report_inputs(name):
+    """The files of a stage that the report reads, targets expanded."""
+    patterns = STAGES[name]["report_reads"]
+    if patterns == "final":
+        return stage_outputs(name)
     return [f for p in patterns for f in expand(result(p), target=TARGETS)]
 
 

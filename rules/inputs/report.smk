@@ -2,46 +2,12 @@
 
 
 def report_inputs(wildcards):
-    """Every stage output the report reads, for the stages that are switched on."""
-    inputs = {
-        "loci": [result("loci/loci.tsv"), result("loci/onehot.h5")],
-        "predictions": result("predictions/predictions.tsv"),
-        "database": [result("motifs/database.meme"), result("motifs/database.tsv")],
-    }
-    if SIMULATED:
-        inputs["simulation"] = [
-            result(p) for p in ("sim/truth.tsv", "sim/training.tsv", "model/model.json")
-        ]
-    per_target = {
-        "attribution": ["attributions/{target}.h5", "attributions/{target}.png"],
-        "seqlets": [
-            "seqlets/{target}.tsv",
-            "seqlets/{target}.png",
-            "seqlets/{target}.annotated.tsv",
-            "seqlets/{target}.counts.tsv",
-        ],
-        "fimo": ["fimo/{target}.counts.tsv", "fimo/{target}.hits.tsv.gz"],
-        "marginalize": ["marginalize/{target}.tsv", "marginalize/{target}.png"],
-    }
-    for stage, patterns in per_target.items():
-        if stage_on(stage):
-            inputs[stage] = [
-                f for p in patterns for f in expand(result(p), target=TARGETS)
-            ]
-    if stage_on("seqlets"):
-        inputs["seqlets"].append(result("motifs/clusters.tsv"))
-    if stage_on("filters"):
-        names = (
-            "table.tsv",
-            "tomtom.tsv",
-            "matches.tsv",
-            "weights.png",
-            "influence.png",
-        )
-        inputs["filters"] = [result(f"filters/{n}") for n in names]
-        inputs["filters"].append(result("filters/logos"))
-    if PAPER:
-        inputs["paper"] = paper_outputs()
+    """Every stage output the report reads (the stage table's `report_reads`), for the
+    stages that run; keyed by the stage's switch, or by its first rule."""
+    inputs = {}
+    for name, stage in STAGES.items():
+        if stage_runs(name) and stage["report_reads"]:
+            inputs[stage["switch"] or stage["rules"][0]] = stage_report_inputs(name)
     return inputs
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from motifscope.errors import InputError
+from motifscope.io.peaks import read_peaks
 from motifscope.sequence import one_hot_encode
 from motifscope.utils import atomic_path, progress
 
@@ -187,8 +188,6 @@ def extract_loci(peaks, fasta, window: int, off_chrom: str = "drop", center: str
     X : numpy.ndarray of uint8, shape (n, 4, window)
         N and padding are all-zero columns.
     """
-    from motifscope.io.peaks import read_peaks
-
     peaks_name = str(peaks) if not isinstance(peaks, pd.DataFrame) else "peaks"
     if not isinstance(peaks, pd.DataFrame):
         peaks = read_peaks(peaks)

@@ -39,7 +39,7 @@ def build_report(run_dir: str | os.PathLike, config: dict, out_html: str | os.Pa
     stages : list of dict, optional
         The workflow's stage table for the summary (rules/common.smk ``report_stage_table()``;
         see :class:`motifscope.report.sections.ReportContext`). The library names no rule:
-        without it the summary lists no stages.
+        without it the summary lists the config's ``stages:`` switches.
     expected_figures : list of str, optional
         Figure stems the caller declared (e.g. as workflow outputs); any that no section
         drew (its stage had nothing to show) is written as a figure saying so.

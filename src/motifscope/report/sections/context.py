@@ -35,7 +35,7 @@ class ReportContext:
         rules/common.smk), one dict per stage in pipeline order: ``name``, ``rules``
         (comma-separated rule names), ``switch`` (its key under ``stages:``, or None when it
         always runs) and ``output`` (a file under ``results/<run>/`` whose presence means
-        done, or None). Empty: the summary lists no stages.
+        done, or None). Empty: the summary lists the config's ``stages:`` switches.
     figures_written : list of pathlib.Path
     """
 

@@ -16,7 +16,10 @@ from motifscope.report.sections.context import ReportContext
 
 def _stage_rows(ctx: ReportContext) -> pd.DataFrame:
     rows = []
-    for stage in ctx.stages:
+    # Without the workflow's table, the config's stage switches (no rule names).
+    stages = ctx.stages or [{"name": name, "rules": "", "switch": name, "output": None}
+                            for name in ctx.config.get("stages", {}) if name != "report"]
+    for stage in stages:
         switch, output = stage.get("switch"), stage.get("output")
         if switch:
             status = "done" if ctx.stage_on(switch) else f"skipped (stages.{switch}: false)"
