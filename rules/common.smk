@@ -20,6 +20,12 @@ def log_path(name):
     return f"logs/{RUN}/{name}.log"
 
 
+def benchmark_path(name):
+    """Path of a step's Snakemake benchmark table (wall time, peak memory, I/O):
+    benchmarks/<run>/<name>.tsv, one file per job."""
+    return f"benchmarks/{RUN}/{name}.tsv"
+
+
 def window():
     return config["window"]
 
