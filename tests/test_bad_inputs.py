@@ -183,6 +183,7 @@ CASES = [
          _check_choices(model={"path": "m.ts", "format": "torchscript"},
                         attribution={"method": "ism"}),
          "the filters stage reads first-layer activations with forward hooks"),
+    # --- rows of the other engineer (items 5, 6) ---
 ]
 
 
