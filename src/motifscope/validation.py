@@ -13,6 +13,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from motifscope.errors import InputError
 
 # Model formats whose module structure is lost on saving: DeepLIFT's rules are attached to
@@ -184,3 +186,37 @@ def check_attributable(model, fmt: str | None = None, path: str = "model",
         else:
             return
     refuse_structureless(fmt, path, "attribution", key)
+
+
+
+def check_finite_table(table, key: str, what: str, path: str = "model") -> None:
+    """Stop when a result table computed from model outputs holds NaN or inf.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        E.g. marginalization effects (one row per motif and target) or filter influence.
+    key : str
+        Column naming a row in the message (``motif``, ``filter``); ``target`` is added
+        when present.
+    what : str
+        What the values are, e.g. ``"marginalization effects"``.
+    path : str
+        The model file, named first in the message.
+
+    Raises
+    ------
+    InputError
+        ``<model>: the model gave NaN or inf marginalization effects for motif M (target t)``.
+    """
+    values = table.select_dtypes("number").to_numpy(dtype=np.float64)
+    if not values.size:
+        return
+    bad = ~np.isfinite(values).all(axis=1)
+    if not bad.any():
+        return
+    row = table.iloc[int(np.argmax(bad))]
+    name = f"{key} {row[key]}" + (f" (target {row['target']})" if "target" in table else "")
+    raise InputError(f"{path}: the model gave NaN or inf {what} for {name} (first of "
+                     f"{int(bad.sum())} of {len(table)} rows); check the model (weights, input "
+                     "scaling, a log or division in its output) before interpreting it")

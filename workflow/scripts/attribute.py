@@ -84,9 +84,11 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
         Unknown method, target index out of range, model output shape mismatch,
         ``device: cuda`` without CUDA, N in sequences with the default references.
     """
+    from motifscope.checks import check_finite
     from motifscope.errors import InputError
     from motifscope.models import check_model, load_model
     from motifscope.utils import atomic_path, resolve_device
+    from motifscope.validation import check_attributable
 
     method = params.get("method", "deeplift_shap")
     if method not in METHODS:
@@ -101,6 +103,8 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
     model = load_model(model_spec, input_length=length)
     check_model(model, length, target_indices=[target_index],
                 path=str(model_spec.get("path", "model")))
+    if method == "deeplift_shap":  # rules need module structure (issue 19, case 1)
+        check_attributable(model, model_spec.get("format"), str(model_spec.get("path", "model")))
     log.info("%s for target %s (output %d), loci [%d, %d) of %d, L=%d, device %s", method,
              target, target_index, start, end, n_loci, length, device)
 
@@ -112,6 +116,9 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
                                    random_state)
         for warning in caught:
             log.warning("%s", warning.message)
+        what = f"{model_spec.get('path', 'model')}: attribute (target {target})"
+        check_finite(attr, what, offset=start)
+        check_finite(deltas, f"{what}, convergence deltas", offset=start)
         message = " | ".join(str(w.message) for w in caught)
     else:
         n_refs = 0 if method == "ism" else int(params["n_shuffles"])
