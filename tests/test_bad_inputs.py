@@ -199,12 +199,55 @@ def export_with_fixed_batch(tmp_path):
     load_model({"path": str(tmp_path / "m.pt2"), "format": "export"}, input_length=L)
 
 
+def config_typo_list_item(tmp_path):
+    check_config_keys({"simulate": {"motifs": [{"id": "M", "target": "t", "peak": 3}]}}, SCHEMA)
+
+
+def config_unknown_key(tmp_path):
+    check_config_keys({"colour": "red"}, SCHEMA)
+
+
+def fasta_grew_after_indexing(tmp_path):
+    genome = _genome(tmp_path)
+    check_fai_after(genome, lambda: genome.write_text(genome.read_text() + ">chr3\nACGT\n"))
+
+
+def deeplift_on_loaded_export(tmp_path):
+    program = torch.export.export(_net().eval(), (torch.zeros(1, 4, L),))
+    check_attributable(program.module(), path="m.pt2")
+
+
+def nan_in_the_predict_stage(tmp_path):
+    """The predict job itself (workflow/scripts/predict.py), on a model that is finite at
+    load (all-N dummy input) and inf on the loci that start with A."""
+    import h5py
+    from predict import main
+
+    torch.save(nn.Module().state_dict(), tmp_path / "m.pt")
+    (tmp_path / "inf_on_a.py").write_text(
+        "from torch import nn\n\n\nclass InfOnA(nn.Module):\n"
+        "    def forward(self, x):\n        return 1.0 / (1.0 - x[:, 0, :1])\n")
+    X = np.zeros((3, 4, L), np.uint8)
+    X[2, 0, 0] = 1
+    with h5py.File(tmp_path / "onehot.h5", "w") as h5:
+        h5["X"] = X
+    pd.DataFrame({"idx": range(3), "chrom": "chr1", "start": [0, 60, 120],
+                  "end": [50, 110, 170], "summit": [25, 85, 145], "name": ["a", "b", "c"],
+                  "score": 0.0}).to_csv(tmp_path / "loci.tsv", sep="\t", index=False)
+    spec = {"path": str(tmp_path / "m.pt"), "format": "state_dict",
+            "class": f"{tmp_path / 'inf_on_a.py'}:InfOnA", "input_length": L}
+    main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"), spec, {"t": 0}, 2, "cpu",
+         str(tmp_path / "p.tsv"), str(tmp_path / "p.h5"))
+
+
 BAD_INPUTS = [
     # (4) config typos and run names
     (config_typo_top, "unknown config key atribution (at the top level); did you mean attribution?"),
     (config_typo_nested, "did you mean attribution.n_shuffles?"),
     (config_typo_stage, "did you mean stages.attribution?"),
     (config_key_in_wrong_section, "did you mean marginalize.n_backgrounds? (the key belongs there)"),
+    (config_typo_list_item, "unknown config key simulate.motifs[0].peak"),
+    (config_unknown_key, "the keys allowed here are run, genome"),
     (run_name_dotdot, "config key run: '..' is not a plain name"),
     (run_name_with_slash, "config key run: '../elsewhere' is not a plain name"),
     # (1) DeepLIFT/SHAP needs module structure; deltas above the threshold fail the stage
@@ -214,10 +257,12 @@ BAD_INPUTS = [
     (marginalize_deeplift_on_export, "set marginalize.func: predict"),
     (filters_on_torchscript, "the filters stage reads first-layer activations"),
     (deeplift_on_loaded_torchscript, "model.format: torchscript"),
+    (deeplift_on_loaded_export, "a torch.export archive (model.format: export)"),
     (large_deltas_fail_the_merge, "set attribution.allow_large_deltas: true"),
     # (2) genome FASTA and its index; peaks against the contigs
     (stale_fai_truncated_fasta, "(truncated FASTA, or stale index); delete"),
     (fai_of_another_fasta, "does not start on a new line"),
+    (fasta_grew_after_indexing, "(the FASTA grew after it was indexed); delete"),
     (peak_past_contig_end, "peaks.narrowPeak line 2: peak chr1:120-180 ends past the end of "
                            "contig 'chr1' (150 bp"),
     (bad_character_in_fasta, "character '*' at chr2:77 (0-based) is not DNA"),
@@ -230,6 +275,7 @@ BAD_INPUTS = [
     # (3) NaN / inf model outputs
     (nan_model_at_load, "dummy forward pass on an all-zero window: the model returned nan"),
     (inf_prediction_names_locus, "predict: the model returned inf for locus 1 (chr1:10-60)"),
+    (nan_in_the_predict_stage, "predict: the model returned inf for locus 2 (chr1:120-170)"),
     (nan_in_marginalization, "marginalize: the model returned nan for background sequence 0"),
 ]
 
@@ -307,3 +353,15 @@ def test_gzip_outputs_are_byte_identical_across_runs(tmp_path):
     assert first == (tmp_path / "two" / "hits.tsv.gz").read_bytes()
     assert first[4:8] == b"\0\0\0\0" and b"hits.tsv\0" in first[:30]
     assert gzip.decompress(first).decode() == "a\tb\n1\tx\n2\ty\n"
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("override, message", [
+    ("stages: {attributions: false}", "did you mean stages.attribution?"),
+    ("run: ..", "config key run: '..' is not a plain name"),
+])
+def test_the_workflow_refuses_before_any_job(tmp_path, override, message):
+    from workflow_helpers import make_workdir, run_snakemake
+
+    proc = run_snakemake(make_workdir(tmp_path, override), "-n", check=False)
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr
