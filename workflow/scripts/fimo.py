@@ -16,7 +16,7 @@ import pandas as pd
 from _common import run
 from motifscope.io import read_meme, read_onehot
 from motifscope.motifs import fimo_counts, span_attributions
-from motifscope.utils import atomic_path
+from motifscope.utils import atomic_path, write_tsv_gz
 
 from fimo_scan import select_motifs
 
@@ -45,8 +45,7 @@ def main(scan: str, onehot: str, attribution_file: str, motif_file: str, setting
     log.info("%d hits, %d with attribution >= %g", len(hits),
              int((attribution >= settings["attribution_threshold"]).sum()),
              settings["attribution_threshold"])
-    with atomic_path(hits_out) as tmp:
-        hits.to_csv(tmp, sep="\t", index=False, compression="gzip")
+    write_tsv_gz(hits, hits_out, sep="\t", index=False)  # mtime 0, fixed name
     with atomic_path(counts_out) as tmp:
         counts.to_csv(tmp, sep="\t", index=False)
 

@@ -82,7 +82,22 @@ def summarise_deltas(deltas: np.ndarray, shard_warnings: list[str]) -> None:
                     "up to the output change there; see the messages above", len(shard_warnings))
 
 
-def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, figure=None):
+def refuse_large_deltas(shard_warnings: list[str], allow: bool) -> None:
+    """Fail the stage when any shard warned about convergence deltas above
+    ``attribution.warning_threshold``, unless ``allow`` (``attribution.allow_large_deltas``)."""
+    from motifscope.errors import InputError
+
+    if shard_warnings and not allow:
+        raise InputError(f"{len(shard_warnings)} shard(s) have convergence deltas above "
+                         "attribution.warning_threshold (first: "
+                         f"{shard_warnings[0].split(': deep_lift_shap: ')[0]}): the "
+                         "attributions do not add up to the output change; use "
+                         "attribution.method: ism, a model whose layers all have DeepLIFT "
+                         "rules, or set attribution.allow_large_deltas: true to accept them")
+
+
+def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, figure=None,
+         allow_large_deltas=False):
     """Merge shard files (in shard order) into ``output``.
 
     Parameters
@@ -100,6 +115,8 @@ def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, f
     figure : path, optional
         ``<stem>.png``: the QC figure (also ``<stem>.pdf``), see
         :func:`motifscope.attribution.summary.summary_figure`.
+    allow_large_deltas : bool, default False
+        Keep going when shards warned about large convergence deltas (else InputError).
     """
     from motifscope.attribution.summary import PositionProfile, summary_figure
     from motifscope.errors import InputError
@@ -151,6 +168,7 @@ def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, f
                  len(metas), n_loci, length, first["method"], first["target"], dtype)
         all_deltas = deltas[:]
         summarise_deltas(all_deltas, warnings_seen)
+        refuse_large_deltas(warnings_seen, allow_large_deltas)
         if figure:
             save_figure(summary_figure(profile, all_deltas, first["target"], first["method"]),
                         str(figure)[:-len(".png")])
@@ -164,4 +182,5 @@ if "snakemake" in globals():
         output=snakemake.output.h5, onehot=snakemake.input.onehot,  # noqa: F821
         dtype=snakemake.params.dtype, ohe_npz=snakemake.output.get("ohe"),  # noqa: F821
         shap_npz=snakemake.output.get("shap"),  # noqa: F821
-        figure=snakemake.output.png)  # noqa: F821
+        figure=snakemake.output.png,  # noqa: F821
+        allow_large_deltas=snakemake.params.allow_large_deltas)  # noqa: F821
