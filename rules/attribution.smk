@@ -48,5 +48,6 @@ rule merge_attributions:
         mem_mb=attempt_scaled(4000),
     params:
         dtype=config["attribution"]["dtype"],
+        allow_large_deltas=config["attribution"]["allow_large_deltas"],
     script:
         "../workflow/scripts/merge_attributions.py"

@@ -3,7 +3,16 @@ input functions are in rules/inputs/ (the only Python in rules/)."""
 
 from snakemake.utils import validate
 
+from motifscope.validation import check_config_choices, check_config_keys
+
+# unknown keys first (with "did you mean"), then the schema, then combinations of values
+check_config_keys(
+    config,
+    Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+    source=" + ".join(str(f) for f in workflow.configfiles) or "config",
+)
 validate(config, schema="../workflow/schemas/config.schema.yaml")
+check_config_choices(config)
 
 RUN = config["run"]
 TARGETS = list(config["targets"])

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from motifscope.checks import check_finite, fixed_batch_message, wrong_format_message
 from motifscope.errors import InputError
 
 FORMATS = ("state_dict", "torchscript", "export")
@@ -71,6 +72,9 @@ def _load_network(path: Path, fmt: str, class_path: str | None, kwargs: Mapping 
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - torch raises many types here
+            wrong = wrong_format_message(path, fmt)
+            if wrong:
+                raise InputError(wrong) from err
             raise InputError(f"{path}: cannot be read as a weights-only state_dict ({err}); "
                              "save it with torch.save(model.state_dict(), path)") from err
         if isinstance(state, Mapping) and "state_dict" in state and isinstance(
@@ -93,12 +97,18 @@ def _load_network(path: Path, fmt: str, class_path: str | None, kwargs: Mapping 
         try:
             return torch.jit.load(str(path), map_location="cpu")
         except Exception as err:  # noqa: BLE001
+            wrong = wrong_format_message(path, fmt)
+            if wrong:
+                raise InputError(wrong) from err
             raise InputError(f"{path}: not a TorchScript archive ({err}); set model.format to "
                              "'state_dict' or 'export' to match how it was saved") from err
     if fmt == "export":
         try:
             return torch.export.load(str(path)).module()
         except Exception as err:  # noqa: BLE001
+            wrong = wrong_format_message(path, fmt)
+            if wrong:
+                raise InputError(wrong) from err
             raise InputError(f"{path}: not a torch.export archive ({err}); set model.format "
                              "to match how it was saved") from err
     raise InputError(f"config key model.format: '{fmt}' is not one of {', '.join(FORMATS)}")
@@ -210,11 +220,15 @@ def check_model(model: ModelAdapter, input_length: int, n_targets: int | None = 
         with torch.no_grad():
             raw = model.model(X, *args)
     except Exception as err:  # noqa: BLE001 - any failure here is a shape/config mismatch
+        fixed = fixed_batch_message(model.model, path)
+        if fixed:
+            raise InputError(fixed) from err
         shapes = ", ".join(str(tuple(a.shape)) for a in (X, *args))
         raise InputError(f"{path}: a dummy forward pass with inputs of shape {shapes} failed "
                          f"({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
                          "check `window`/model.input_length and model.extra_inputs") from err
     y = model.select(raw)
+    check_finite(y, f"{path}: dummy forward pass on an all-zero window")
     n_out = y.shape[1]
     if n_targets is not None and n_out != n_targets:
         raise InputError(f"{path}: the selected output has shape {tuple(y.shape)} "

@@ -18,10 +18,12 @@ import numpy as np
 import torch
 
 from motifscope.attribution import deep_lift_shap, saturation_mutagenesis
+from motifscope.checks import check_finite
 from motifscope.errors import InputError
 from motifscope.io.attributions import delta_summary, write_shard
 from motifscope.models import check_model, load_model
 from motifscope.utils import resolve_device
+from motifscope.validation import check_attributable
 
 METHODS = ("deeplift_shap", "ism")
 log = logging.getLogger("motifscope.attribute")
@@ -90,6 +92,8 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
     model = load_model(model_spec, input_length=length)
     check_model(model, length, target_indices=[target_index],
                 path=str(model_spec.get("path", "model")))
+    if method == "deeplift_shap":  # rules need module structure (issue 19, case 1)
+        check_attributable(model, model_spec.get("format"), str(model_spec.get("path", "model")))
     log.info("%s for target %s (output %d), loci [%d, %d) of %d, L=%d, device %s", method,
              target, target_index, start, end, n_loci, length, device)
 
@@ -101,6 +105,9 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
                                    random_state)
         for warning in caught:
             log.warning("%s", warning.message)
+        what = f"{model_spec.get('path', 'model')}: attribute (target {target})"
+        check_finite(attr, what, offset=start)
+        check_finite(deltas, f"{what}, convergence deltas", offset=start)
         message = " | ".join(str(w.message) for w in caught)
     else:
         n_refs = 0 if method == "ism" else int(params["n_shuffles"])

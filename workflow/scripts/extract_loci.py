@@ -2,11 +2,28 @@
 
 import logging
 
+import numpy as np
+
 from _common import run
-from motifscope.io import open_fasta, plan_loci, read_peaks, write_onehot
+from motifscope.io import open_fasta, plan_loci, read_onehot, read_peaks, write_onehot
+from motifscope.io.fasta import all_n_loci
 from motifscope.utils import atomic_path
 
 log = logging.getLogger("motifscope.extract_loci")
+
+
+def report_all_n(loci, onehot, chunk=4096) -> int:
+    """Log a warning naming the loci whose windows hold no A/C/G/T; return their count.
+    Reads ``onehot`` (loci/onehot.h5) ``chunk`` loci at a time."""
+    empty = np.concatenate([lo + all_n_loci(read_onehot(onehot, lo, lo + chunk))
+                            for lo in range(0, len(loci), chunk)] or [np.zeros(0, int)])
+    if empty.size:
+        first = ", ".join(f"{loci['chrom'][i]}:{loci['start'][i]}-{loci['end'][i]}"
+                          for i in empty[:5])
+        log.warning("%d of %d windows are entirely N (no A, C, G or T): their predictions "
+                    "and attributions carry no sequence information; first: %s",
+                    empty.size, len(loci), first)
+    return int(empty.size)
 
 
 def main(genome: str, peaks_file: str, window: int, off_chrom: str, center: str,
@@ -22,6 +39,7 @@ def main(genome: str, peaks_file: str, window: int, off_chrom: str, center: str,
              "dropped" if off_chrom == "drop" else "padded with N")
     log.info("%d loci of %d bp kept", stats["n_loci"], window)
     write_onehot(loci, fasta, onehot_out, window, genome_name=genome)
+    report_all_n(loci, onehot_out)
     with atomic_path(loci_out) as tmp:
         loci.to_csv(tmp, sep="\t", index=False)
 

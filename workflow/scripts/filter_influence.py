@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 
 from _common import run
+from motifscope.checks import check_predictions_finite
 from motifscope.errors import InputError
 from motifscope.filters import filter_influence
 from motifscope.io import read_loci
 from motifscope.models import check_model, load_model
 from motifscope.utils import atomic_path, resolve_device
+from motifscope.validation import check_finite_table
 
 log = logging.getLogger("motifscope.filter_influence")
 
@@ -56,6 +58,11 @@ def main(onehot: str, loci_file: str, labels: str | None, model_spec: dict, targ
                                  targets=list(targets.values()), target_names=list(targets),
                                  batch_size=batch_size,
                                  filters_per_pass=options["filters_per_pass"], device=dev)
+        numeric = table.select_dtypes("number").to_numpy(dtype=float)
+        if not np.isfinite(numeric).all():  # NaN model outputs, or a constant prediction
+            check_predictions_finite(model, X, "filter_influence", loci=loci,
+                                     batch_size=batch_size, device=dev)
+    check_finite_table(table, "filter", "filter influence", path=model_spec["path"])
     for target in targets:
         rows = table[table["target"] == target]
         top = rows.reindex(rows["score"].abs().sort_values(ascending=False).index).head(3)

@@ -16,7 +16,7 @@ from _common import run
 from motifscope.io import read_meme, read_onehot, select_motifs
 from motifscope.io.attributions import hypothetical_blocks
 from motifscope.motifs import fimo_counts, span_attributions
-from motifscope.utils import atomic_path
+from motifscope.utils import atomic_path, write_tsv_gz
 
 log = logging.getLogger("motifscope.fimo_attribution")
 BLOCK = 1000  # loci read at a time
@@ -40,8 +40,7 @@ def main(scan: str, onehot: str, attribution_file: str, motif_file: str, setting
     log.info("%d hits, %d with attribution >= %g", len(hits),
              int((attribution >= settings["attribution_threshold"]).sum()),
              settings["attribution_threshold"])
-    with atomic_path(hits_out) as tmp:
-        hits.to_csv(tmp, sep="\t", index=False, compression="gzip")
+    write_tsv_gz(hits, hits_out, sep="\t", index=False)  # mtime 0, fixed inner name
     with atomic_path(counts_out) as tmp:
         counts.to_csv(tmp, sep="\t", index=False)
 
