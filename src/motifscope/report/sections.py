@@ -190,6 +190,9 @@ def summary_section(ctx: ReportContext) -> Section:
              ("device (report host)", provenance.device_description(
                  ctx.config.get("device", "auto"))),
              ("random_state", ctx.config.get("random_state", ""))]
+    from motifscope.report.input_facts import input_facts
+
+    facts += input_facts(ctx)
     revision = provenance.git_revision(ctx.source_dir) if ctx.source_dir else None
     facts.append(("workflow git revision", revision or "not available (not a git checkout)"))
     section.add(key_value_table(facts))
