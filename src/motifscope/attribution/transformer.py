@@ -136,11 +136,13 @@ class AttentionDecomposer(TorchFunctionMode):
 
 def known_third_party_rules() -> dict:
     """Rules for module classes of other packages, for the packages already imported:
-    tangermeme's ``BilinearOp`` (midpoint rule) and enformer-pytorch's ``GELU``
-    (``x * sigmoid(1.702 x)``, elementwise: rescale rule)."""
+    tangermeme's ``BilinearOp`` (midpoint rule), enformer-pytorch's ``GELU``
+    (``x * sigmoid(1.702 x)``, elementwise: rescale rule), and bpnet-lite's profile
+    scaling, ``_Log`` and ``_Exp`` (:func:`motifscope.bpnet.third_party_rules`)."""
     from motifscope.attribution import _rules
+    from motifscope.bpnet import third_party_rules
 
-    table = {}
+    table = third_party_rules()
     tangermeme = sys.modules.get("tangermeme.deep_lift_shap")
     if tangermeme is not None and hasattr(tangermeme, "BilinearOp"):
         table[tangermeme.BilinearOp] = _rules.bilinear
