@@ -9,7 +9,6 @@ from snakemake.utils import validate
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 
 RUN = config["run"]
-TARGETS = list(config["targets"])
 SIMULATED = config["simulate"]["enabled"]
 
 
@@ -79,6 +78,7 @@ def model_spec():
     spec = dict(config["model"])
     spec["path"] = model_file()
     spec["input_length"] = spec.get("input_length") or config["window"]
+    spec["groups"] = globals().get("TARGET_GROUPS", [])
     if SIMULATED:
         train = config["train"]
         spec.update(
@@ -95,6 +95,33 @@ def model_spec():
             },
         )
     return spec
+
+
+def _resolve_targets():
+    """config `targets` as {name: output column} (summed groups: negative columns) and the
+    groups; `all` without target_labels loads the model once to count its outputs."""
+    from motifscope import targets as targets_lib
+
+    spec = config["targets"]
+    if SIMULATED:
+        if not isinstance(spec, dict) or not all(isinstance(v, int) for v in spec.values()):
+            raise ValueError(
+                "config key targets: the demo (simulate.enabled) takes a mapping "
+                "name -> output column"
+            )
+        return dict(spec), []
+    labels = config["target_labels"]
+    labels = targets_lib.read_labels(labels) if labels else None
+    needs_count = labels is None and (
+        spec == "all" or (isinstance(spec, list) and "all" in spec)
+    )
+    count = targets_lib.count_outputs(model_spec()) if needs_count else None
+    resolved = targets_lib.resolve_targets(spec, n_outputs=count, labels=labels)
+    return resolved.columns, resolved.groups
+
+
+config["targets"], TARGET_GROUPS = _resolve_targets()
+TARGETS = list(config["targets"])
 
 
 def motif_db_source():
@@ -191,6 +218,21 @@ def filter_labels():
     if labels:
         return [labels]
     return [result("sim/training.tsv")] if SIMULATED else []
+
+
+def filter_pwm_labels():
+    """Labels for filters.positive_for (the filter_labels() table), or nothing."""
+    chosen = config["filters"]["positive_for"]
+    if not chosen:
+        return []
+    unknown = [t for t in chosen if t not in config["targets"]]
+    labels = filter_labels()
+    if unknown or not labels:
+        raise ValueError(
+            f"config key filters.positive_for: {unknown or chosen} "
+            + ("are not targets" if unknown else "needs filters.influence.labels")
+        )
+    return labels
 
 
 def filter_influence_inputs(wildcards):

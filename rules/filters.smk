@@ -3,6 +3,8 @@ rule filter_pwms:
     logos and weight heat maps."""
     input:
         onehot=result("loci/onehot.h5"),
+        loci=result("loci/loci.tsv"),
+        labels=filter_pwm_labels(),
         model=model_file(),
     output:
         meme=result("filters/filters.meme"),
