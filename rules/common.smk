@@ -104,7 +104,9 @@ def _resolve_targets():
 
     spec = config["targets"]
     if SIMULATED:
-        if not isinstance(spec, dict) or not all(isinstance(v, int) for v in spec.values()):
+        if not isinstance(spec, dict) or not all(
+            isinstance(v, int) for v in spec.values()
+        ):
             raise ValueError(
                 "config key targets: the demo (simulate.enabled) takes a mapping "
                 "name -> output column"
