@@ -26,6 +26,13 @@ def window():
     return config["window"]
 
 
+def gpu_env():
+    """Conda environment of the GPU rules (resources gpu=1): the CUDA build of PyTorch
+    (envs/motifscope-cuda.yaml) when config conda_cuda is true, else the CPU one."""
+    name = "motifscope-cuda" if config["conda_cuda"] else "motifscope"
+    return f"../envs/{name}.yaml"
+
+
 def attempt_scaled(base):
     """Resource value that grows with the attempt: `base` on the first try, then
     `base * attempt` when a profile's `retries:` resubmits a failed job, so a job killed

@@ -72,7 +72,7 @@ rule filter_influence:
     log:
         log_path("filter_influence"),
     conda:
-        "../envs/motifscope.yaml"
+        gpu_env()
     threads: 2
     resources:
         gpu=1,

@@ -9,7 +9,7 @@ rule fimo_scan:
     log:
         log_path("fimo_scan"),
     conda:
-        "../envs/motifscope.yaml"
+        gpu_env()
     threads: 2
     resources:
         gpu=1,
