@@ -1,4 +1,4 @@
-"""enformer-pytorch models (Avsec et al. 2021, lucidrains' port) for exact DeepLIFT/SHAP.
+"""enformer-pytorch and gReLU transformer models for exact DeepLIFT/SHAP.
 
 enformer-pytorch writes its attention and attention pooling with functions (``einsum``,
 ``softmax``, ``x * attn``), which DeepLIFT cannot give rules to, so
@@ -8,6 +8,10 @@ the same outputs, through :class:`motifscope.attribution.BilinearOp` and ``nn.So
 modules; its LayerNorms, ReLUs, Softplus heads and ``GELU`` (``x * sigmoid(1.702 x)``,
 elementwise, rescale rule) already have rules. :class:`EnformerAdapter` turns the model
 into what motifscope calls: one-hot ``(B, 4, L)`` in, ``(B, tracks)`` out.
+
+gReLU (``grelu.model``) reuses enformer-pytorch's ``GELU`` and ``AttentionPool`` and has
+its own copy of the attention; :func:`make_exact` rewrites that one too, and
+:class:`GReLUModel` builds a gReLU architecture by name for the config.
 
 Config (``model.class: motifscope.enformer.EnformerAdapter`` with ``model.kwargs``), or
 in Python::
@@ -19,6 +23,8 @@ in Python::
 """
 
 from __future__ import annotations
+
+import sys
 
 import torch
 from torch import nn
@@ -46,8 +52,14 @@ def make_exact(model: nn.Module, bilinear_class=BilinearOp) -> nn.Module:
     """
     from enformer_pytorch import modeling_enformer as enf
 
+    grelu_layers = sys.modules.get("grelu.model.layers")
     for module in model.modules():
-        if type(module) is enf.Attention:
+        if grelu_layers is not None and type(module) is grelu_layers.Attention:
+            module.scores = bilinear_class("b h i d, b h j d -> b h i j")
+            module.mix = bilinear_class("b h i j, b h j d -> b h i d")
+            module.softmax = nn.Softmax(dim=-1)
+            module.__class__ = _exact_grelu_attention(grelu_layers)
+        elif type(module) is enf.Attention:
             module.scores = bilinear_class("b h i d, b h j d -> b h i j")
             module.mix = bilinear_class("b h i j, b h j d -> b h i d")
             module.softmax = nn.Softmax(dim=-1)
@@ -114,6 +126,63 @@ def _exact_pool(enf):
 
     _CLASSES["pool"] = ExactAttentionPool
     return ExactAttentionPool
+
+
+def _exact_grelu_attention(layers):
+    if "grelu" in _CLASSES:
+        return _CLASSES["grelu"]
+    from einops import rearrange
+
+    class ExactGReLUAttention(layers.Attention):
+        """gReLU ``Attention`` with its products and softmax as modules."""
+
+        def get_attn_scores(self, x, return_v=False):
+            q, k, v = (rearrange(t, "b n (h d) -> b h n d", h=self.n_heads)
+                       for t in (self.to_q(x), self.to_k(x), self.to_v(x)))
+            q = q / (self.key_len ** 0.5)
+            content_logits = self.scores(q + self.rel_content_bias, k)
+            pos_logits = layers.relative_shift(torch.einsum(
+                "b h i d, h j d -> b h i j", q + self.rel_pos_bias, self._get_pos_k(x)))
+            attn = self.attn_dropout(self.softmax(content_logits + pos_logits))
+            return (attn, v) if return_v else attn
+
+        def forward(self, x):
+            attn, v = self.get_attn_scores(x, return_v=True)
+            return self.to_out(rearrange(self.mix(attn, v), "b h n d -> b n (h d)"))
+
+    _CLASSES["grelu"] = ExactGReLUAttention
+    return ExactGReLUAttention
+
+
+class GReLUModel(nn.Module):
+    """A gReLU architecture (``grelu.model.models.<name>``) made exact for DeepLIFT/SHAP.
+
+    Parameters
+    ----------
+    name : str
+        Class in ``grelu.model.models``, e.g. ``"EnformerModel"``, ``"BorzoiModel"``,
+        ``"ConvTransformerModel"``.
+    **kwargs
+        Its constructor arguments.
+
+    Load the weights of a gReLU model into ``self.model`` (a state_dict of the gReLU model
+    itself loads as is). ``forward``: ``(B, 4, L)`` -> the model's ``(B, tasks, L_out)``.
+    """
+
+    def __init__(self, name: str, **kwargs):
+        super().__init__()
+        from grelu.model import models
+
+        self.model = make_exact(getattr(models, name)(**kwargs))
+
+    def forward(self, x):
+        return self.model(x)
+
+    def load_state_dict(self, state, strict=True, assign=False):
+        """Accept the gReLU model's own keys as well as this wrapper's (``model.*``)."""
+        if state and not any(k.startswith("model.") for k in state):
+            state = {f"model.{k}": v for k, v in state.items()}
+        return super().load_state_dict(state, strict=strict, assign=assign)
 
 
 class EnformerAdapter(nn.Module):

@@ -173,3 +173,31 @@ def test_layers_without_rules_stop_with_one_message():
     with pytest.warns(RuntimeWarning, match="allow_approximate"):
         deep_lift_shap(DanQ().eval(), X, references=refs, device="cpu",
                        allow_approximate=True)
+
+
+def test_grelu_conv_transformer_vs_tangermeme():
+    grelu_models = pytest.importorskip("grelu.model.models")
+    from enformer_pytorch import modeling_enformer
+
+    from motifscope.enformer import make_exact
+    from motifscope.models import ModelAdapter
+
+    torch.manual_seed(0)
+    net = grelu_models.ConvTransformerModel(
+        n_tasks=2, n_transformers=1, n_heads=2, n_pos_features=6, key_len=8, value_len=8,
+        pos_dropout=0.0, attn_dropout=0.0, ff_dropout=0.0, final_pool_func="avg").eval()
+    for module in net.modules():
+        if hasattr(module, "to_out"):
+            nn.init.normal_(module.to_out.weight, std=0.3)
+    model = ModelAdapter(net).eval()
+    X = onehot(3, 96, seed=4)
+    refs = dinucleotide_shuffle(X, n=2, random_state=3)
+    with pytest.raises(InputError, match=r"einsum \(in model\.embedding\.transformer_tower"):
+        deep_lift_shap(model, X, references=refs, device="cpu")
+    before = model(X)
+    make_exact(net, bilinear_class=tangermeme_dls.BilinearOp)
+    torch.testing.assert_close(model(X), before, rtol=0, atol=1e-6)
+    expected = theirs(model, X, refs, target=1, extra={modeling_enformer.GELU: _nonlinear})
+    got, _ = ours(model, X, refs, target=1)
+    assert expected.abs().max() > 1e-3
+    assert (got - expected).abs().max() <= TOL
