@@ -27,6 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from motifscope.attribution.transformer import BilinearOp, known_third_party_rules
+from motifscope.errors import InputError
+
 # Below this input change the secant is numerically meaningless; the layer's own gradient is
 # used instead (the same threshold as tangermeme and captum's rescale rule).
 RESCALE_EPS = 1e-6
@@ -331,8 +334,6 @@ def default_rules() -> dict[type, Callable]:
     table[nn.Softmax] = softmax
     table[nn.LayerNorm] = layernorm
     table[nn.RMSNorm] = rmsnorm
-    from motifscope.attribution.transformer import BilinearOp, known_third_party_rules
-
     table[BilinearOp] = bilinear
     table.update(known_third_party_rules())
     return table
@@ -353,8 +354,6 @@ def build_rules(additional_nonlinear_ops=None) -> dict[type, Callable]:
     motifscope.errors.InputError
         For keys that are not classes or unknown rule names.
     """
-    from motifscope.errors import InputError
-
     table = default_rules()
     for cls, rule in (additional_nonlinear_ops or {}).items():
         if not isinstance(cls, type):
