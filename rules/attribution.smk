@@ -8,7 +8,7 @@ rule attribute:
     log:
         log_path("attribute/{target}.{shard}"),
     conda:
-        "../envs/motifscope.yaml"
+        gpu_env()
     threads: 2
     resources:
         gpu=1,

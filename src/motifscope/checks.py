@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 
 from motifscope.errors import InputError
+from motifscope.predict import predict
 
 FORMAT_NAMES = {"state_dict": "a state_dict (torch.save(model.state_dict()))",
                 "torchscript": "a TorchScript archive (torch.jit.save)",
@@ -143,8 +144,6 @@ def check_predictions_finite(model, X, what: str, loci=None, batch_size: int = 6
     first locus whose output is NaN or inf is named (``loci`` as in :func:`check_finite`).
     For stages whose own outputs are summaries (filter influence) and cannot say which
     locus broke them."""
-    from motifscope.predict import predict
-
     for lo in range(0, X.shape[0], chunk):
         y = predict(model, X[lo:lo + chunk], batch_size=batch_size, device=device,
                     verbose=False)

@@ -127,7 +127,13 @@ class ModelAdapter(nn.Module):
     extra_inputs : sequence of tuple of int, default ()
         Shapes (without the batch axis) of additional inputs that the network takes after
         the sequence, filled with zeros when the caller gives none (e.g. a BPNet control
-        track of shape (2, 1000)).
+        track of shape (2, 2114): bpnet-lite takes the control at the full input length).
+    transform : str or None, default None
+        ``"bpnet_profile"``: the selected output is a profile head's logits ``(B, S, L)``,
+        explained as bpnet-lite does (:class:`motifscope.bpnet.ProfileScore`, one output).
+    groups : sequence of sequence of int, default ()
+        Output columns to sum: each group adds one output after the model's own, in order
+        (multi-task targets such as ``{nrsf: [3, 7, 12]}``).
 
     Notes
     -----
@@ -135,11 +141,21 @@ class ModelAdapter(nn.Module):
     index addresses one scalar per example.
     """
 
-    def __init__(self, model: nn.Module, output=None, extra_inputs=()):
+    def __init__(self, model: nn.Module, output=None, extra_inputs=(), transform=None,
+                 groups=()):
         super().__init__()
         self.model = model
         self.output = output
         self.extra_inputs = [tuple(int(d) for d in s) for s in extra_inputs]
+        self.transform = None
+        if transform is not None:
+            from motifscope.bpnet import OUTPUT_TRANSFORMS
+
+            if transform not in OUTPUT_TRANSFORMS:
+                raise InputError(f"config key model.output_transform: '{transform}' is not "
+                                 f"one of {', '.join(OUTPUT_TRANSFORMS)}")
+            self.transform = OUTPUT_TRANSFORMS[transform]()
+        self.groups = [[int(i) for i in group] for group in groups]
 
     def train(self, mode: bool = True):
         """Set train/eval mode; networks that refuse it (torch.export modules) are left as is."""
@@ -173,9 +189,21 @@ class ModelAdapter(nn.Module):
                 raise InputError(f"config key model.output: {self.output!r} is not a valid "
                                  f"index for the model's {len(y)} outputs")
             y = y[self.output]
+        if self.transform is not None:
+            y = self.transform(y)
         if y.ndim == 1:
             y = y[:, None]
-        return y.reshape(y.shape[0], -1)
+        y = y.reshape(y.shape[0], -1)
+        if self.groups:
+            n_out = y.shape[1]
+            for group in self.groups:
+                bad = [i for i in group if not -n_out <= i < n_out]
+                if bad:
+                    raise InputError(f"config key targets: output index {bad[0]} of a summed "
+                                     f"group is out of range for the model's {n_out} outputs")
+            y = torch.cat([y, *(y[:, group].sum(dim=1, keepdim=True)
+                                for group in self.groups)], dim=1)
+        return y
 
     def forward(self, X, *args):
         if not args and self.extra_inputs:
@@ -250,7 +278,8 @@ def load_model(spec: Mapping, input_length: int | None = None, check: bool = Tru
         Keys: ``path`` (file), ``format`` (``state_dict`` | ``torchscript`` | ``export``,
         default ``state_dict``), ``class`` and ``kwargs`` (for ``state_dict``), ``output``
         (index or key of the output to use, for multi-output models), ``extra_inputs``
-        (list of ``{shape: [...]}`` for inputs after the sequence) and ``input_length``.
+        (list of ``{shape: [...]}`` for inputs after the sequence), ``input_length``,
+        ``output_transform`` and ``groups`` (see :class:`ModelAdapter`).
     input_length : int, optional
         Overrides ``spec["input_length"]``; when known, one dummy forward pass checks that
         the model accepts ``(1, 4, input_length)``.
@@ -277,7 +306,9 @@ def load_model(spec: Mapping, input_length: int | None = None, check: bool = Tru
     fmt = spec.get("format", "state_dict")
     net = _load_network(path, fmt, spec.get("class"), spec.get("kwargs"))
     extra = [e["shape"] if isinstance(e, Mapping) else e for e in spec.get("extra_inputs", [])]
-    model = ModelAdapter(net, output=spec.get("output"), extra_inputs=extra)
+    model = ModelAdapter(net, output=spec.get("output"), extra_inputs=extra,
+                         transform=spec.get("output_transform"),
+                         groups=spec.get("groups", ()))
     model.float().eval()
     length = input_length or spec.get("input_length")
     if check and length:

@@ -43,7 +43,8 @@ def compute(model, X, method, target_index, start, params, device, random_state)
                                   random_state=random_state, hypothetical=True,
                                   return_deltas=True,
                                   warning_threshold=params["warning_threshold"],
-                                  example_ids=torch.arange(start, start + len(X)))
+                                  example_ids=torch.arange(start, start + len(X)),
+                                  allow_approximate=bool(params.get("allow_approximate")))
     return attr.float().numpy(), deltas.float().numpy()
 
 
@@ -67,7 +68,7 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
         Loci of the shard; clipped to N (a shard past the end is empty).
     params : dict
         The config's ``attribution`` section: ``method``, ``n_shuffles``, ``batch_size``,
-        ``warning_threshold``, ``ism_start``, ``ism_end``.
+        ``warning_threshold``, ``ism_start``, ``ism_end``, ``allow_approximate``.
     device : str
     random_state : int
         Seed of the dinucleotide-shuffle references (per locus index, so shards agree with
@@ -77,7 +78,8 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
     ------
     motifscope.errors.InputError
         Unknown method, target index out of range, model output shape mismatch,
-        ``device: cuda`` without CUDA, N in sequences with the default references.
+        ``device: cuda`` without CUDA, a layer without an exact DeepLIFT rule (unless
+        ``allow_approximate``).
     """
     method = params.get("method", "deeplift_shap")
     if method not in METHODS:

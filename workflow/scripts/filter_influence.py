@@ -8,9 +8,9 @@ import pandas as pd
 
 from _common import run
 from motifscope.checks import check_predictions_finite
-from motifscope.errors import InputError
 from motifscope.filters import filter_influence
 from motifscope.io import read_loci
+from motifscope.io.labels import read_locus_labels
 from motifscope.models import check_model, load_model
 from motifscope.utils import atomic_path, resolve_device
 from motifscope.validation import check_finite_table
@@ -21,22 +21,7 @@ log = logging.getLogger("motifscope.filter_influence")
 def read_labels(path: str, loci: pd.DataFrame, targets: list[str]) -> np.ndarray:
     """Labels of the loci, (N, T), from a TSV with a `name` (or `idx`) column and one
     column per target; the demo's sim/training.tsv has this layout."""
-    table = pd.read_csv(path, sep="\t", dtype={"name": str})
-    key = "name" if "name" in table.columns else "idx" if "idx" in table.columns else None
-    if key is None:
-        raise InputError(f"{path}: labels need a `name` (locus name) or `idx` column; "
-                         "config key filters.influence.labels")
-    missing = [t for t in targets if t not in table.columns]
-    if missing:
-        raise InputError(f"{path}: no label column for targets {missing}; add one column per "
-                         "target (config key filters.influence.labels)")
-    table = table.drop_duplicates(key).set_index(key)
-    keys = loci[key].astype(table.index.dtype)
-    absent = ~keys.isin(table.index)
-    if absent.any():
-        raise InputError(f"{path}: {int(absent.sum())} loci have no labels (first: "
-                         f"{keys[absent].iloc[0]}); give a row per locus")
-    return table.loc[keys, targets].to_numpy(dtype=np.float32)
+    return read_locus_labels(path, loci, targets)
 
 
 def main(onehot: str, loci_file: str, labels: str | None, model_spec: dict, targets: dict,

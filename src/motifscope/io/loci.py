@@ -223,12 +223,14 @@ def extract_loci(peaks, fasta, window: int, off_chrom: str = "drop", center: str
 
 
 def write_onehot(loci: pd.DataFrame, fasta, path: str | os.PathLike, window: int,
-                 chunk_size: int = 256, genome_name: str = "", verbose=None) -> Path:
+                 chunk_size: int = 256, genome_name: str = "", verbose=None,
+                 attrs: dict | None = None) -> Path:
     """Stream the one-hot windows of ``loci`` into an HDF5 file (atomically).
 
     The dataset ``X`` (uint8, (n, 4, window)) is chunked by ``min(n, chunk_size)`` loci and
     gzip-compressed, so readers can load one shard at a time; attributes ``window`` and
-    ``genome`` record provenance.
+    ``genome`` record provenance, and ``attrs`` (e.g. the counts of
+    :func:`motifscope.io.ncontent.drop_n_windows`) are added to the file's attributes.
     """
     path = Path(path)
     n = len(loci)
@@ -239,6 +241,7 @@ def write_onehot(loci: pd.DataFrame, fasta, path: str | os.PathLike, window: int
                                    compression="gzip", compression_opts=4, shuffle=True)
             ds.attrs["window"] = window
             ds.attrs["genome"] = genome_name
+            h5.attrs.update(attrs or {})
             for first, X in iter_onehot(loci, fasta, chunk_size, verbose=verbose):
                 ds[first:first + len(X)] = X
     return path
