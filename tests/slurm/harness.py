@@ -74,8 +74,8 @@ def profile_for_test_cluster(path: Path, partition: str = "debug", max_threads: 
 
     Only the site values change: the test partition everywhere, no account (no slurmdbd),
     GPUs overridden to 0 (the test node has none), threads capped at the node's CPUs,
-    squeue for job states (no accounting) with a 1 s first status check, and kept Slurm
-    logs for debugging. Everything else (retries, rerun-incomplete, memory, runtime) is the
+    squeue for job states (no accounting) with a 1 s first status check, kept Slurm
+    logs for debugging, and no conda_cuda (no conda on the test cluster). Everything else (retries, rerun-incomplete, memory, runtime) is the
     shipped profile's.
     """
     profile = yaml.safe_load(SHIPPED_PROFILE.read_text())
@@ -88,6 +88,9 @@ def profile_for_test_cluster(path: Path, partition: str = "debug", max_threads: 
         resources = {k: v for k, v in resources.items() if k not in ("gpu_model", "cpus_per_gpu")}
         gpu_rules[rule] = {**resources, "gpu": 0, "slurm_partition": quoted}
     profile["set-resources"] = gpu_rules
+    # conda_cuda only picks the conda env of GPU rules; the test cluster runs without conda,
+    # and the local run it is compared with has the config's default
+    profile.pop("config", None)
     profile.update({"slurm-no-account": True, "max-threads": max_threads,
                     "slurm-status-command": "squeue",
                     "slurm-init-seconds-before-status-checks": 1,
