@@ -23,6 +23,11 @@ def log_path(name):
     return f"logs/{RUN}/{name}.log"
 
 
+def bench_path(name):
+    """Path of the benchmark file of a step: benchmarks/<run>/<name>.tsv."""
+    return f"benchmarks/{RUN}/{name}.tsv"
+
+
 def window():
     return config["window"]
 
@@ -211,6 +216,42 @@ def filter_table_inputs(wildcards):
     return inputs
 
 
+# --- hits and tracks -----------------------------------------------------------------------
+
+
+def hits_inputs(wildcards):
+    """CWMs of call_hits: config hits.motifs ("{target}" filled in), else this run's modisco
+    h5 and its TOMTOM-labelled patterns.tsv."""
+    source = config["hits"]["motifs"]
+    if source:
+        return {"motifs": source.replace("{target}", wildcards.target)}
+    return {
+        "motifs": result(f"modisco/{wildcards.target}.h5"),
+        "patterns": result(f"modisco/{wildcards.target}.patterns.tsv"),
+    }
+
+
+def hits_available():
+    """call_hits can run: CWMs from hits.motifs, or the modisco stage is on and defined."""
+    return bool(config["hits"]["motifs"]) or (
+        rule_defined("modisco") and stage_on("modisco")
+    )
+
+
+def tracks_inputs(wildcards):
+    if config["tracks"]["prediction"]:
+        return {"predictions": result("predictions/predictions.tsv")}
+    return {}
+
+
+def tracks_outputs():
+    outputs = {"bigwig": result("tracks/{target}.bw")}
+    if config["tracks"]["prediction"]:
+        outputs["prediction_bw"] = result("tracks/{target}.prediction.bw")
+        outputs["prediction_bedgraph"] = result("tracks/{target}.prediction.bedGraph")
+    return outputs
+
+
 # --- report and paper figures ---------------------------------------------------------------
 
 PAPER = config["paper"]["enabled"]
@@ -347,6 +388,12 @@ def final_outputs():
     for rule_name, (stage, pattern) in per_target.items():
         if rule_defined(rule_name) and stage_on(stage):
             outputs += expand(result(pattern), target=TARGETS)
+    if rule_defined("call_hits") and stage_on("hits") and hits_available():
+        for pattern in ("hits/{target}.tsv", "syntax/{target}.cooccurrence.tsv"):
+            outputs += expand(result(pattern), target=TARGETS)
+    if rule_defined("tracks") and stage_on("tracks") and stage_on("attribution"):
+        outputs += expand(result("tracks/{target}.bw"), target=TARGETS)
+        outputs.append(result("tracks/trackDb.txt"))
     if rule_defined("filter_table") and stage_on("filters"):
         outputs.append(result("filters/table.tsv"))
     if rule_defined("report") and stage_on("report"):
