@@ -280,3 +280,28 @@ def test_dry_run_lists_hits_and_tracks_rules(tmp_path):
                                      "stages: {hits: false, tracks: false}"),
                         "-n", "--quiet", "rules").stdout
     assert "\ncall_hits " not in off and "\ntracks " not in off
+
+
+def test_report_hits_section_and_marks(fake_run, tmp_path):
+    import shutil
+
+    from motifscope.report.hits_section import hits_calls, hits_marks, hits_section
+    from motifscope.report.sections import ReportContext
+
+    d = fake_run[0]
+    if not (d / "hits.tsv").exists():
+        pytest.skip("needs test_call_hits_writes_tsv_bed9_bigbed_and_counts first")
+    run = tmp_path / "tiny"
+    for src, dst in (("hits.tsv", "hits/tf.tsv"), ("hits.counts.tsv", "hits/tf.counts.tsv"),
+                     ("loci.tsv", "loci/loci.tsv"), ("patterns.tsv", "modisco/tf.patterns.tsv")):
+        (run / dst).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(d / src, run / dst)
+    ctx = ReportContext(run, {"targets": {"tf": 0}}, run / "figures")
+    section = hits_section(ctx)
+    html = "".join(str(part) for part in section.body)
+    assert section.status == "ok" and "CTCF" in html and "trackDb.txt" in html
+    marks = hits_marks(ctx, "tf")
+    hits = pd.read_csv(run / "hits/tf.tsv", sep="\t", keep_default_na=False)
+    assert len(marks) == len(hits) and (marks["end"] - marks["start"] > 0).all()
+    calls = hits_calls(ctx)["tf"]
+    assert set(calls.loc[hits["pattern"] == "pos_patterns.pattern_0", "motif_id"]) == {"MA0139.2"}
