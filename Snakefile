@@ -20,6 +20,7 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
+# The stage table (rules/common.smk STAGES) lists the rules files below, in this order.
 include: "rules/common.smk"
 
 
@@ -41,6 +42,7 @@ include: "rules/marginalize.smk"
 include: "rules/hits.smk"
 include: "rules/tracks.smk"
 include: "rules/report.smk"
+include: "rules/paper.smk"
 
 
 rule all:

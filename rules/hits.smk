@@ -20,7 +20,7 @@ rule call_hits:
     log:
         log_path("call_hits/{target}"),
     benchmark:
-        bench_path("call_hits/{target}")
+        benchmark_path("call_hits/{target}")
     conda:
         "../envs/motifscope.yaml"
     threads: 2
@@ -50,7 +50,7 @@ rule motif_syntax:
     log:
         log_path("motif_syntax/{target}"),
     benchmark:
-        bench_path("motif_syntax/{target}")
+        benchmark_path("motif_syntax/{target}")
     conda:
         "../envs/motifscope.yaml"
     threads: 1

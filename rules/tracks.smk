@@ -12,7 +12,7 @@ rule tracks:
     log:
         log_path("tracks/{target}"),
     benchmark:
-        bench_path("tracks/{target}")
+        benchmark_path("tracks/{target}")
     conda:
         "../envs/motifscope.yaml"
     threads: 1
@@ -31,7 +31,7 @@ rule track_hub:
     log:
         log_path("track_hub"),
     benchmark:
-        bench_path("track_hub")
+        benchmark_path("track_hub")
     localrule: True
     conda:
         "../envs/motifscope.yaml"

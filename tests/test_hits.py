@@ -272,7 +272,8 @@ def test_motif_syntax_script(fake_run, tmp_path):
 def test_dry_run_lists_hits_and_tracks_rules(tmp_path):
     from workflow_helpers import make_workdir, run_snakemake
 
-    on = run_snakemake(make_workdir(tmp_path / "on", "hits: {motifs: data/motifs.meme}"),
+    on = run_snakemake(make_workdir(tmp_path / "on", "hits: {motifs: data/motifs.meme}\n"
+                                    "stages: {hits: true}"),
                        "-n", "--quiet", "rules").stdout
     for rule in ("call_hits", "motif_syntax", "tracks", "track_hub"):
         assert f"\n{rule} " in on, f"{rule} missing:\n{on}"
@@ -285,7 +286,7 @@ def test_dry_run_lists_hits_and_tracks_rules(tmp_path):
 def test_report_hits_section_and_marks(fake_run, tmp_path):
     import shutil
 
-    from motifscope.report.hits_section import hits_calls, hits_marks, hits_section
+    from motifscope.report.sections.hits import hits_calls, hits_marks, hits_section
     from motifscope.report.sections import ReportContext
 
     d = fake_run[0]

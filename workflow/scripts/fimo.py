@@ -1,58 +1,40 @@
-"""Rule fimo: the FIMO hits of one target with their attribution, and per-motif counts.
+"""Rule fimo: scan every locus with the motif database (MEME FIMO scores, p-values).
 
-Reads ``fimo/scan.tsv.gz`` and adds ``attribution``: the sum of projected attributions
-(``attributions/<target>.h5`` ``attr`` times the one-hot sequence) over each hit's span,
-read locus block by locus block. Writes ``fimo/<target>.hits.tsv.gz`` and
-``fimo/<target>.counts.tsv`` (motif_id, motif_alt_id, n_hits, n_sequences, n_above = hits with
-attribution >= ``fimo.attribution_threshold``, mean_attribution).
+Writes ``fimo/scan.tsv.gz``: the FIMO columns (motif_id, motif_alt_id, sequence_name = the
+locus index, start, end within the window, strand, score, p-value, q-value,
+matched_sequence) plus the hit on the genome (chrom, genome_start, genome_end). All
+coordinates are 0-based, half-open.
 """
 
 import logging
 
-import h5py
-import numpy as np
-import pandas as pd
-
 from _common import run
-from motifscope.io import read_meme, read_onehot
-from motifscope.motifs import fimo_counts, span_attributions
-from motifscope.utils import atomic_path
-
-from fimo_scan import select_motifs
+from motifscope.io import read_loci, read_meme, read_onehot, select_motifs, window_offsets
+from motifscope.motifs import fimo
+from motifscope.utils import write_tsv_gz
 
 log = logging.getLogger("motifscope.fimo")
-BLOCK = 1000  # loci read at a time
 
 
-def main(scan: str, onehot: str, attribution_file: str, motif_file: str, settings: dict,
-         hits_out: str, counts_out: str) -> None:
-    hits = pd.read_csv(scan, sep="\t", dtype={"chrom": str, "motif_id": str,
-                                              "motif_alt_id": str}, keep_default_na=False,
-                       na_values={"q-value": ["nan", "NaN"]})
-    locus = hits["sequence_name"].to_numpy().astype(np.int64)
-    attribution = np.zeros(len(hits))
-    with h5py.File(attribution_file, "r") as h5:
-        n_loci = h5["attr"].shape[0]
-        for lo in range(0, n_loci, BLOCK):
-            hi = min(n_loci, lo + BLOCK)
-            rows = np.flatnonzero((locus >= lo) & (locus < hi))
-            if rows.size:
-                attribution[rows] = span_attributions(hits.iloc[rows], h5["attr"][lo:hi],
-                                                      read_onehot(onehot, lo, hi), lo)
-    hits["attribution"] = attribution
-    motifs = select_motifs(read_meme(motif_file), settings["motifs"])
-    counts = fimo_counts(hits, settings["attribution_threshold"], motifs=motifs)
-    log.info("%d hits, %d with attribution >= %g", len(hits),
-             int((attribution >= settings["attribution_threshold"]).sum()),
-             settings["attribution_threshold"])
-    with atomic_path(hits_out) as tmp:
-        hits.to_csv(tmp, sep="\t", index=False, compression="gzip")
-    with atomic_path(counts_out) as tmp:
-        counts.to_csv(tmp, sep="\t", index=False)
+def main(onehot: str, loci_file: str, motif_file: str, settings: dict, device: str,
+         out: str) -> None:
+    X = read_onehot(onehot)
+    loci = read_loci(loci_file)
+    motifs = select_motifs(read_meme(motif_file), settings["motifs"], "fimo.motifs")
+    background = None if settings["background"] == "uniform" else "file"
+    log.info("FIMO: %d loci of %d bp x %d motifs, p < %g", len(X), X.shape[-1], len(motifs),
+             settings["threshold"])
+    hits = fimo(motifs, X, threshold=settings["threshold"], background=background,
+                pseudocount=settings["pseudocount"], batch_size=settings["batch_size"],
+                device=device)
+    hits["chrom"], window_start = window_offsets(loci, hits["sequence_name"].to_numpy().astype(int))
+    hits["genome_start"] = window_start + hits["start"].to_numpy()
+    hits["genome_end"] = window_start + hits["end"].to_numpy()
+    log.info("%d hits", len(hits))
+    write_tsv_gz(hits, out, sep="\t", index=False)  # mtime 0, fixed inner name
 
 
 if "snakemake" in globals():
-    run(main, snakemake, scan=snakemake.input.scan, onehot=snakemake.input.onehot,
-        attribution_file=snakemake.input.attributions, motif_file=snakemake.input.motifs,
-        settings=snakemake.params.settings, hits_out=snakemake.output.hits,
-        counts_out=snakemake.output.counts)
+    run(main, snakemake, onehot=snakemake.input.onehot, loci_file=snakemake.input.loci,
+        motif_file=snakemake.input.motifs, settings=snakemake.params.settings,
+        device=snakemake.params.device, out=snakemake.output[0])

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from motifscope.errors import InputError
+from motifscope.io.fasta import bad_base, check_fai
+from motifscope.io.peaks import read_peaks
 from motifscope.sequence import one_hot_encode
 from motifscope.utils import atomic_path, progress
 
@@ -35,6 +37,7 @@ def open_fasta(path: str | os.PathLike):
         raise InputError(f"{path} has no index {fai.name} and its folder is read-only; run "
                          f"`samtools faidx {path}` where you can write, or copy the FASTA to a "
                          "writable folder")
+    check_fai(path)
     try:
         return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True,
                              rebuild=False, build_index=True)
@@ -111,7 +114,8 @@ def plan_loci(peaks: pd.DataFrame, chrom_sizes: dict[str, int], window: int,
     ------
     InputError
         Contig names absent from the FASTA (with examples of both namings), or a peak on a
-        contig shorter than the window.
+        contig shorter than the window, or a peak interval ending past its contig (a truncated
+        FASTA or another assembly).
     """
     if window < 1:
         raise InputError(f"config key window: {window} must be a positive number of bases")
@@ -119,6 +123,14 @@ def plan_loci(peaks: pd.DataFrame, chrom_sizes: dict[str, int], window: int,
         raise InputError(f"config key loci.off_chrom: '{off_chrom}' must be 'drop' or 'pad'")
     _check_contigs(peaks, chrom_sizes, peaks_name, fasta_name)
     lengths = peaks["chrom"].map(chrom_sizes).to_numpy()
+    past = (peaks["end"].to_numpy() > lengths)
+    if past.any():
+        bad = peaks[past].iloc[0]
+        raise InputError(f"{peaks_name} line {int(bad['line'])}: peak {bad['chrom']}:"
+                         f"{int(bad['start'])}-{int(bad['end'])} ends past the end of contig "
+                         f"'{bad['chrom']}' ({chrom_sizes[bad['chrom']]} bp in {fasta_name}; "
+                         f"{int(past.sum())} peak(s) do); is the FASTA truncated or of another "
+                         "assembly than the peaks?")
     short = lengths < window
     if short.any():
         bad = peaks[short].iloc[0]
@@ -150,7 +162,18 @@ def _fetch_window(fasta, chrom: str, start: int, end: int, length: int) -> np.nd
     lo, hi = max(start, 0), min(end, length)
     X = np.zeros((4, end - start), dtype=np.uint8)
     if hi > lo:
-        X[:, lo - start:hi - start] = one_hot_encode(fasta[chrom][lo:hi])
+        seq = fasta[chrom][lo:hi]
+        name = getattr(fasta, "filename", "genome")
+        if len(seq) != hi - lo:
+            raise InputError(f"{name}: contig '{chrom}' [{lo}, {hi}) gave {len(seq)} bases "
+                             f"instead of {hi - lo} (the index disagrees with the file); delete "
+                             f"{name}.fai so that it is rebuilt")
+        found = bad_base(seq)
+        if found:
+            raise InputError(f"{name}: character {found[1]!r} at {chrom}:{lo + found[0]} "
+                             "(0-based) is not DNA (expected A, C, G, T or an IUPAC code such "
+                             "as N); clean the FASTA")
+        X[:, lo - start:hi - start] = one_hot_encode(seq)
     return X
 
 
@@ -187,8 +210,6 @@ def extract_loci(peaks, fasta, window: int, off_chrom: str = "drop", center: str
     X : numpy.ndarray of uint8, shape (n, 4, window)
         N and padding are all-zero columns.
     """
-    from motifscope.io.peaks import read_peaks
-
     peaks_name = str(peaks) if not isinstance(peaks, pd.DataFrame) else "peaks"
     if not isinstance(peaks, pd.DataFrame):
         peaks = read_peaks(peaks)
@@ -202,12 +223,14 @@ def extract_loci(peaks, fasta, window: int, off_chrom: str = "drop", center: str
 
 
 def write_onehot(loci: pd.DataFrame, fasta, path: str | os.PathLike, window: int,
-                 chunk_size: int = 256, genome_name: str = "", verbose=None) -> Path:
+                 chunk_size: int = 256, genome_name: str = "", verbose=None,
+                 attrs: dict | None = None) -> Path:
     """Stream the one-hot windows of ``loci`` into an HDF5 file (atomically).
 
     The dataset ``X`` (uint8, (n, 4, window)) is chunked by ``min(n, chunk_size)`` loci and
     gzip-compressed, so readers can load one shard at a time; attributes ``window`` and
-    ``genome`` record provenance.
+    ``genome`` record provenance, and ``attrs`` (e.g. the counts of
+    :func:`motifscope.io.ncontent.drop_n_windows`) are added to the file's attributes.
     """
     path = Path(path)
     n = len(loci)
@@ -218,6 +241,7 @@ def write_onehot(loci: pd.DataFrame, fasta, path: str | os.PathLike, window: int
                                    compression="gzip", compression_opts=4, shuffle=True)
             ds.attrs["window"] = window
             ds.attrs["genome"] = genome_name
+            h5.attrs.update(attrs or {})
             for first, X in iter_onehot(loci, fasta, chunk_size, verbose=verbose):
                 ds[first:first + len(X)] = X
     return path
@@ -235,6 +259,40 @@ def read_onehot(path: str | os.PathLike, start: int | None = None,
         if "X" not in h5:
             raise InputError(f"{path} has no dataset 'X'; it is not a motifscope onehot.h5 file")
         return h5["X"][start:end]
+
+
+def window_offsets(loci: pd.DataFrame, example_idx) -> tuple[np.ndarray, np.ndarray]:
+    """Where windows lie on the genome: (chrom, window start) of each of ``example_idx``.
+
+    A position ``p`` (0-based) within window ``i`` is at ``start[i] + p`` on ``chrom[i]``;
+    half-open spans map the same way. This is the one place windows are put on the genome.
+
+    Parameters
+    ----------
+    loci : pandas.DataFrame
+        ``loci/loci.tsv`` (idx, chrom, start, ...): example ``i`` is the row whose ``idx`` is
+        i (or row i when there is no idx column).
+    example_idx : array of int, shape (n,)
+
+    Returns
+    -------
+    chrom : numpy.ndarray of str, shape (n,)
+    start : numpy.ndarray of int64, shape (n,)
+        0-based window starts (negative for windows padded past a contig's start).
+    """
+    for col in ("chrom", "start"):
+        if col not in loci.columns:
+            raise InputError(f"loci table has no '{col}' column; expected loci/loci.tsv "
+                             "(idx, chrom, start, end, summit, name, score)")
+    loci = loci.set_index("idx", drop=False) if "idx" in loci.columns else loci.reset_index(drop=True)
+    example = np.asarray(example_idx)
+    missing = ~np.isin(example, loci.index.to_numpy())
+    if missing.any():
+        raise InputError(f"example_idx {int(example[missing][0])} has no row in the loci "
+                         f"table ({len(loci)} loci); the attributions and loci/loci.tsv must "
+                         "come from the same run")
+    windows = loci.loc[example]
+    return windows["chrom"].to_numpy(), windows["start"].to_numpy().astype(np.int64)
 
 
 def read_loci(path: str | os.PathLike) -> pd.DataFrame:
