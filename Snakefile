@@ -39,6 +39,8 @@ include: "rules/annotate.smk"
 include: "rules/fimo.smk"
 include: "rules/filters.smk"
 include: "rules/marginalize.smk"
+include: "rules/hits.smk"
+include: "rules/tracks.smk"
 include: "rules/report.smk"
 include: "rules/paper.smk"
 

@@ -264,6 +264,33 @@ STAGES = {
         report_reads=["marginalize/{target}.tsv", "marginalize/{target}.png"],
         sections=["marginalize"],
     ),
+    "hits": dict(
+        smk=["hits.smk"],
+        rules=["call_hits", "motif_syntax"],
+        switch="hits",
+        when=True,
+        final={
+            "call_hits": ["hits/{target}.tsv"],
+            "motif_syntax": ["syntax/{target}.cooccurrence.tsv"],
+        },
+        done=None,
+        report_reads=[
+            "hits/{target}.tsv",
+            "hits/{target}.counts.tsv",
+            "syntax/{target}.cooccurrence.tsv",
+        ],
+        sections=["hits"],
+    ),
+    "tracks": dict(
+        smk=["tracks.smk"],
+        rules=["tracks", "track_hub"],
+        switch="tracks",
+        when=config["stages"]["attribution"],
+        final={"tracks": ["tracks/{target}.bw"], "track_hub": ["tracks/trackDb.txt"]},
+        done=None,
+        report_reads=[],
+        sections=["hits"],
+    ),
     "report": dict(
         smk=["report.smk"],
         rules=["report"],
@@ -362,5 +389,7 @@ def report_stage_table():
 include: "inputs/motif_db.smk"
 include: "inputs/attribution.smk"
 include: "inputs/filters.smk"
+include: "inputs/hits.smk"
+include: "inputs/tracks.smk"
 include: "inputs/report.smk"
 include: "inputs/paper.smk"
