@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .plot import plt
+
 COOCCURRENCE_COLUMNS = ["pattern_a", "pattern_b", "n_peaks", "n_a", "n_b", "observed",
                         "expected", "log2_ratio", "p_value", "p_depletion", "q_value"]
 SPACING_COLUMNS = ["pattern_a", "pattern_b", "orientation", "distance", "count"]
@@ -138,8 +140,6 @@ def spacing(hits: pd.DataFrame, pairs: list | None = None, top: int = 5) -> pd.D
 
 def plot_cooccurrence(table: pd.DataFrame, patterns: list, title: str = ""):
     """Heatmap of ``log2_ratio`` (observed vs expected) for every pair; returns the figure."""
-    import matplotlib.pyplot as plt
-
     k = len(patterns)
     mat = np.full((k, k), np.nan)
     idx = {p: i for i, p in enumerate(patterns)}
@@ -159,8 +159,6 @@ def plot_cooccurrence(table: pd.DataFrame, patterns: list, title: str = ""):
 
 def plot_spacing(table: pd.DataFrame, title: str = ""):
     """One histogram panel per pair, one line per orientation; returns the figure."""
-    import matplotlib.pyplot as plt
-
     pairs = list(dict.fromkeys(zip(table["pattern_a"], table["pattern_b"])))
     fig, axes = plt.subplots(max(1, len(pairs)), 1, figsize=(6, 1.8 * max(1, len(pairs))),
                              squeeze=False)

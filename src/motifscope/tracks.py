@@ -15,12 +15,17 @@ Coordinates are 0-based half-open throughout.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
+import pybigtools
 
 from .errors import InputError
+from .io import open_fasta
+from .utils import atomic_path
 
 
 def window_cells(loci: pd.DataFrame, chrom_order: list | None = None) -> pd.DataFrame:
@@ -82,10 +87,6 @@ def write_bbi(path: str | os.PathLike, chrom_sizes: dict, records, autosql: str 
     ``(chrom, start, end, value)`` (bigWig) or ``(chrom, start, end, rest)`` (bigBed), in
     the order of ``chrom_sizes`` then position.
     """
-    import tempfile
-
-    import pybigtools
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
@@ -113,8 +114,6 @@ def attribution_records(attributions: str | os.PathLike, onehot: str | os.PathLi
     """Yield ``(chrom, start, start + 1, value)`` per covered base: the projected attribution
     ``sum_c attr[i, c, p] * X[i, c, p]`` of the window owning the base (``cells`` from
     :func:`window_cells`). Reads ``attr`` and ``X`` ``chunk`` windows at a time."""
-    import h5py
-
     with h5py.File(attributions, "r") as ha, h5py.File(onehot, "r") as hx:
         if "attr" not in ha or "X" not in hx:
             raise InputError(f"{attributions} needs dataset attr and {onehot} dataset X; rerun "
@@ -159,8 +158,6 @@ def write_prediction_tracks(values: np.ndarray, loci: pd.DataFrame, chrom_sizes:
     cells = window_cells(loci, list(chrom_sizes))
     table = pd.DataFrame({"chrom": cells["chrom"], "start": cells["start"],
                           "end": cells["end"], "value": values[cells["row"].to_numpy()]})
-    from .utils import atomic_path
-
     with atomic_path(bedgraph) as tmp, open(tmp, "w") as fh:
         fh.write(f'track type=bedGraph name="{name}"\n')
         table.to_csv(fh, sep="\t", index=False, header=False, float_format="%.6g")
@@ -211,7 +208,5 @@ into "Custom Tracks", or add trackDb.txt to a hub (hub.txt + genomes.txt next to
 
 def chrom_sizes_of(fasta: str | os.PathLike) -> dict:
     """Contig lengths of a FASTA, in file order (through its .fai index)."""
-    from .io import open_fasta
-
     fa = open_fasta(Path(fasta))
     return {name: len(fa[name]) for name in fa.keys()}

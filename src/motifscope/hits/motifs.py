@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from ..errors import InputError
@@ -108,8 +109,6 @@ def read_modisco_cwms(path: str | os.PathLike, trim_threshold: float = 0.3,
 
     ``include`` keeps only the named patterns (``pos_patterns.pattern_0``, ...).
     """
-    import h5py
-
     path = Path(path)
     if not path.exists():
         raise InputError(f"modisco file {path} does not exist; check hits.motifs")

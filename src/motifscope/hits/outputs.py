@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..tracks import write_bbi
 from .motifs import CWMSet
 
 HITS_COLUMNS = ["chrom", "start", "end", "strand", "pattern", "label", "family",
@@ -140,8 +141,6 @@ def write_bigbed(bed: pd.DataFrame, chrom_sizes: dict, path: str | os.PathLike) 
     ``chrom_sizes`` maps every chrom of ``bed`` to its length. Records go in the order of
     ``chrom_sizes`` then start (bigBed needs them sorted).
     """
-    from ..tracks import write_bbi
-
     missing = sorted(set(bed["chrom"]) - set(chrom_sizes))
     if missing:
         raise InputError(f"hits on {missing[0]}, which the genome FASTA does not have; "
