@@ -348,15 +348,36 @@ def read_hits(path, columns: list, keep=None, chunk_size: int = 500_000) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
+def fimo_above(ctx: ReportContext, chunk: pd.DataFrame) -> pd.Series:
+    """Which FIMO hits pass the attribution threshold: ``attribution >=
+    fimo.attribution_threshold``, or with the default null threshold ``null_p <=
+    fimo.null_alpha`` (motifscope.motifs.enrichment)."""
+    threshold = ctx.setting("fimo", "attribution_threshold", default=None)
+    if threshold is None:
+        if "null_p" not in chunk:
+            return chunk["attribution"] >= 0.0
+        return chunk["null_p"] <= ctx.setting("fimo", "null_alpha", default=0.05)
+    return chunk["attribution"] >= threshold
+
+
+def _fimo_columns(ctx: ReportContext, path, columns: list) -> list:
+    """``columns`` plus null_p when the threshold comes from the null and the file has it."""
+    if ctx.setting("fimo", "attribution_threshold", default=None) is not None:
+        return columns
+    header = pd.read_csv(path, sep="\t", nrows=0).columns
+    return columns + (["null_p"] if "null_p" in header else [])
+
+
 def _fimo_marks(ctx: ReportContext, target: str, loci_idx) -> pd.DataFrame | None:
     relative = f"fimo/{target}.hits.tsv.gz"
     if not ctx.exists(relative):
         return None
-    threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
     wanted = set(int(i) for i in loci_idx)
-    hits = read_hits(ctx.path(relative), ["motif_id", "motif_alt_id", "sequence_name",
-                                          "start", "end", "attribution"],
-                     lambda c: c["sequence_name"].isin(wanted) & (c["attribution"] >= threshold))
+    columns = _fimo_columns(ctx, ctx.path(relative), ["motif_id", "motif_alt_id",
+                                                      "sequence_name", "start", "end",
+                                                      "attribution"])
+    hits = read_hits(ctx.path(relative), columns,
+                     lambda c: c["sequence_name"].isin(wanted) & fimo_above(ctx, c))
     names = hits["motif_alt_id"].where(hits["motif_alt_id"] != "", hits["motif_id"])
     return pd.DataFrame({"example_idx": hits["sequence_name"].to_numpy(),
                          "start": hits["start"].to_numpy(), "end": hits["end"].to_numpy(),
@@ -612,7 +633,10 @@ def fimo_section(ctx: ReportContext) -> Section:
     section = Section("fimo", "FIMO hits thresholded by attribution")
     if not ctx.stage_on("fimo"):
         return _skipped(section, "fimo")
-    threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
+    threshold = ctx.setting("fimo", "attribution_threshold", default=None)
+    if threshold is None:
+        threshold = (f"the null (null_p <= {ctx.setting('fimo', 'null_alpha', default=0.05)}:"
+                     " above the same-width spans of its locus)")
     p_threshold = ctx.setting("fimo", "threshold", default=1e-4)
     max_rows = int(ctx.setting("report", "max_rows", default=50))
     section.add(paragraph(f"FIMO hits (p < {p_threshold}) of every database motif in the "
@@ -635,7 +659,7 @@ def fimo_section(ctx: ReportContext) -> Section:
             continue
         above = int(hit["n_above"].sum()) if "n_above" in hit else 0
         section.add(paragraph(f"{int(hit['n_hits'].sum())} hits of {len(hit)} motifs; "
-                              f"{above} with attribution >= {threshold}."))
+                              f"{above} above {threshold}."))
         if above == 0:
             section.add(note(f"No hit of {target} reaches the attribution threshold."))
         section.add(table(hit, max_rows=max_rows, source=ctx.show(relative)))
@@ -739,10 +763,10 @@ def _optional_tables(ctx: ReportContext, pattern: str, stage_ok: bool, **kwargs)
 
 def _fimo_calls(ctx: ReportContext) -> dict | None:
     """Per target, the FIMO hits passing the attribution threshold (genome coordinates)."""
-    threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
     columns = ["motif_id", "chrom", "genome_start", "genome_end", "attribution"]
-    found = {t: read_hits(ctx.path(f"fimo/{t}.hits.tsv.gz"), columns,
-                          lambda c: c["attribution"] >= threshold)
+    found = {t: read_hits(ctx.path(f"fimo/{t}.hits.tsv.gz"),
+                          _fimo_columns(ctx, ctx.path(f"fimo/{t}.hits.tsv.gz"), columns),
+                          lambda c: fimo_above(ctx, c))
              for t in ctx.targets if ctx.exists(f"fimo/{t}.hits.tsv.gz")}
     return found or None
 
@@ -784,7 +808,7 @@ def recovery_section(ctx: ReportContext) -> Section:
                                          dtype={"motif": str, "motif_alt_id": str}),
         groups=MotifGroups(database, clusters),
         max_qvalue=ctx.setting("annotation", "max_qvalue", default=0.05),
-        attribution_threshold=ctx.setting("fimo", "attribution_threshold", default=0.0),
+        attribution_threshold=-np.inf,  # _fimo_calls kept only the hits above it
         min_z=ctx.setting("report", "min_z", default=3.0),
         min_effect=ctx.setting("report", "min_effect", default=0.5))
     section.add(paragraph(
