@@ -222,13 +222,18 @@ def attribution_enrichment(hits: pd.DataFrame, alpha: float = 0.05,
     out["p-value"] = out["p-value"].fillna(1.0)
     out["q-value"] = _bh(out["p-value"].to_numpy())
 
-    # explaining away: motifs by decreasing z; accepted motifs' above-null hits mask others
+    # explaining away: accepted motifs' above-null hits mask others
     length = int(hits["end"].max())
     n_motifs = len(out)
     covered: dict[int, np.ndarray] = {}  # locus -> covered positions (0/1)
     claimed_by: dict[int, np.ndarray] = {}  # locus -> index of the accepting motif
-    order = out.sort_values(["z", "q-value"], ascending=[False, True],
-                            kind="mergesort").index.tolist()
+    # Significant motifs first, by attribution excess: a short motif lying inside a longer
+    # learned site has the higher z (narrower spans, more of them) but carries less of the
+    # site's attribution, so the site's own motif must claim it first.
+    significant = out["q-value"] <= alpha
+    order = out.assign(_sig=~significant,
+                       _key=np.where(significant, -out["enrichment"], -out["z"])).sort_values(
+        ["_sig", "_key"], kind="mergesort").index.tolist()
     index_of = {m: k for k, m in enumerate(order)}
     by_motif = {m: g for m, g in hits.groupby("motif_id", sort=False)}
     cond = {}
