@@ -20,6 +20,7 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
+# The stage table (rules/common.smk STAGES) lists the rules files below, in this order.
 include: "rules/common.smk"
 
 
@@ -39,6 +40,7 @@ include: "rules/fimo.smk"
 include: "rules/filters.smk"
 include: "rules/marginalize.smk"
 include: "rules/report.smk"
+include: "rules/paper.smk"
 
 
 rule all:

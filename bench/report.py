@@ -1,6 +1,6 @@
 """Benchmark: the paper benchmark's kernels against DragoNN's algorithms, and the report build.
 
-1. Positional PRC (``motifscope.benchmark.positional_prc``: prefix-sum window scores, labels
+1. Positional PRC (``motifscope.evaluation.positional_prc``: prefix-sum window scores, labels
    per instance, one pooled curve) versus DragoNN's ``positionalPRC`` procedure written out
    window by window with scikit-learn's curve and ``auc`` (the reference; DragoNN itself
    needs Keras/TensorFlow 1 and is not installable here). Tutorial sizes: L = 1000, 2 to 4
@@ -40,7 +40,7 @@ def _pwm(seq: str, top: float = 0.85) -> np.ndarray:
 
 
 def _design(n: int, length: int):
-    from motifscope.benchmark import simulate_design
+    from motifscope.evaluation import simulate_design
 
     design = {"design": "density_localization", "motif": "GATA", "center_size": 150,
               "min_counts": 2, "max_counts": 4, "num_pos": n // 2, "num_neg": n - n // 2,
@@ -53,7 +53,7 @@ def _peak_mib() -> float:
 
 
 def prc_ours(n, length, queue):
-    from motifscope.benchmark import positional_prc
+    from motifscope.evaluation import positional_prc
 
     sim = _design(n, length)
     scores = np.random.default_rng(1).normal(size=(n, length))
@@ -86,7 +86,7 @@ def prc_reference(n, length, queue):
 
 
 def scan_ours(n, length, queue):
-    from motifscope.benchmark import motif_scan_scores
+    from motifscope.evaluation import motif_scan_scores
 
     sim = _design(n, length)
     start = time.perf_counter()

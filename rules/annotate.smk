@@ -1,24 +1,3 @@
-rule motif_clusters:
-    """Group near-identical database motifs by TOMTOM (complete linkage on p-values)."""
-    input:
-        result("motifs/database.meme"),
-    output:
-        result("motifs/clusters.tsv"),
-    log:
-        log_path("motif_clusters"),
-    conda:
-        "../envs/motifscope.yaml"
-    threads: 2
-    resources:
-        mem_mb=attempt_scaled(4000),
-    params:
-        threshold=config["annotation"]["cluster_threshold"],
-        min_overlap=config["annotation"]["cluster_min_overlap"],
-        device=config["device"],
-    script:
-        "../workflow/scripts/motif_clusters.py"
-
-
 rule annotate_seqlets:
     """Best TOMTOM matches of every seqlet of a target; counts per motif group."""
     input:

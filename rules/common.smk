@@ -1,8 +1,5 @@
-"""Validation, paths and input functions shared by every rule (the only Python in rules/)."""
-
-import gzip
-import math
-from pathlib import Path
+"""Validation, paths, resources and the stage table shared by every rule; each stage's
+input functions are in rules/inputs/ (the only Python in rules/)."""
 
 from snakemake.utils import validate
 
@@ -97,231 +94,181 @@ def model_spec():
     return spec
 
 
-def motif_db_source():
-    """Input files of the motif_db step (the MEME file), or nothing for a jaspar spec."""
-    spec = config["motif_db"]
-    return [] if spec.lower().startswith("jaspar:") else [spec]
-
-
-# --- attribution shards ------------------------------------------------------------------
-
-
-def _count_peak_lines(path):
-    opener = gzip.open if Path(path).read_bytes()[:2] == b"\x1f\x8b" else open
-    with opener(path, "rt") as fh:
-        return sum(
-            1
-            for line in fh
-            if line.strip() and not line.startswith(("#", "track", "browser"))
-        )
-
-
-def n_candidate_loci():
-    """Upper bound on the number of loci, known when the workflow is parsed.
-
-    Shards are fixed before `extract_loci` runs so that a dry run lists every job; peaks
-    later dropped (duplicates, off-contig windows) only leave trailing shards emptier.
-    """
-    if SIMULATED and config["simulate"]["kind"] == "dragonn":
-        return config["simulate"]["dragonn"]["num_pos"]
-    if SIMULATED:
-        return sum(m["peaks"] for m in config["simulate"]["motifs"])
-    path = peak_file()
-    return _count_peak_lines(path) if Path(path).exists() else 1
-
-
-def shard_ids():
-    """Zero-padded shard ids 0000, 0001, ...: shard k holds loci [k*size, (k+1)*size)."""
-    size = config["attribution"]["shard_size"]
-    n = max(1, math.ceil(n_candidate_loci() / size))
-    return [f"{k:04d}" for k in range(n)]
-
-
-def shard_bounds(wildcards):
-    """[start, end) loci of a shard, from the `shard` wildcard."""
-    size = config["attribution"]["shard_size"]
-    k = int(wildcards.shard)
-    return {"start": k * size, "end": (k + 1) * size}
-
-
-def attribution_shards(wildcards):
-    return expand(
-        result("attributions/shards/{target}/{shard}.h5"),
-        target=wildcards.target,
-        shard=shard_ids(),
-    )
-
-
-def modisco_npz_outputs():
-    """Extra outputs of merge_attributions when attribution.modisco_npz is on."""
-    if not config["attribution"]["modisco_npz"]:
-        return {}
-    return {
-        "ohe": result("attributions/{target}.ohe.npz"),
-        "shap": result("attributions/{target}.shap.npz"),
-    }
-
-
-def target_index(wildcards):
-    """Model output column of the `target` wildcard (config `targets`)."""
-    return config["targets"][wildcards.target]
-
-
-def attribution_params():
-    """The attribution settings that change the values of a shard (not its resources)."""
-    keys = (
-        "method",
-        "n_shuffles",
-        "batch_size",
-        "warning_threshold",
-        "ism_start",
-        "ism_end",
-    )
-    return {key: config["attribution"][key] for key in keys}
-
-
-# --- first-layer filters -----------------------------------------------------------------
-
-
-def filter_labels():
-    """Labels for filter influence: config filters.influence.labels, else the demo's
-    training table (one 0/1 column per target), else none."""
-    labels = config["filters"]["influence"]["labels"]
-    if labels:
-        return [labels]
-    return [result("sim/training.tsv")] if SIMULATED else []
-
-
-def filter_influence_inputs(wildcards):
-    return {
-        "onehot": result("loci/onehot.h5"),
-        "loci": result("loci/loci.tsv"),
-        "model": model_file(),
-        "labels": filter_labels(),
-    }
-
-
-def filter_table_inputs(wildcards):
-    inputs = {
-        "pwms": result("filters/pwms.tsv"),
-        "matches": result("filters/matches.tsv"),
-    }
-    if config["filters"]["influence"]["enabled"]:
-        inputs["influence"] = result("filters/influence.tsv")
-    return inputs
-
-
-# --- report and paper figures ---------------------------------------------------------------
+# --- the stage table -----------------------------------------------------------------------
+# A stage is declared here once, in pipeline order: its rules file(s) (included by the
+# Snakefile in this order), its rules, its switch (key under `stages:`, or None when it always
+# runs), the extra condition it runs under (`when`), the final outputs asked for by `all`
+# (per rule, patterns under results/<run>/ with {target} expanded over the targets), the file
+# whose presence the report's summary calls done (`done`, for stages without a switch), the
+# files the report reads (`report_reads`, or "final": its final outputs) and the report sections
+# that show them (motifscope.report.sections). A stage's input functions live
+# in rules/inputs/<its rules file> (included at the end of this file).
 
 PAPER = config["paper"]["enabled"]
-PAPER_FIGURES = ["positional_prc", "benchmark_tracks"]
-PAPER_TABLE_FIGURES = ["paper_marginalization", "paper_seqlet_annotation"]
 
-
-def report_inputs(wildcards):
-    """Every stage output the report reads, for the stages that are switched on."""
-    inputs = {
-        "loci": [result("loci/loci.tsv"), result("loci/onehot.h5")],
-        "predictions": result("predictions/predictions.tsv"),
-        "database": [result("motifs/database.meme"), result("motifs/database.tsv")],
-    }
-    if SIMULATED:
-        inputs["simulation"] = [
-            result(p) for p in ("sim/truth.tsv", "sim/training.tsv", "model/model.json")
-        ]
-    per_target = {
-        "attribution": ["attributions/{target}.h5", "attributions/{target}.png"],
-        "seqlets": [
+STAGES = {
+    "motif database": dict(
+        smk=["motif_db.smk"],
+        rules=["motif_db", "motif_clusters"],
+        switch=None,
+        when=True,
+        final={"motif_db": ["motifs/database.meme"]},
+        done="motifs/database.meme",
+        report_reads=["motifs/database.meme", "motifs/database.tsv"],
+        sections=["summary"],
+    ),
+    "simulation and training": dict(
+        smk=["simulate.smk"],
+        rules=["simulate", "train"],
+        switch=None,
+        when=SIMULATED,
+        final={"simulate": ["sim/truth.tsv"], "train": ["model/model.json"]},
+        done="model/model.json",
+        report_reads=["sim/truth.tsv", "sim/training.tsv", "model/model.json"],
+        sections=["model", "recovery"],
+    ),
+    "peaks": dict(
+        smk=["peaks.smk"],
+        rules=["extract_loci"],
+        switch=None,
+        when=True,
+        final={"extract_loci": ["loci/loci.tsv"]},
+        done="loci/loci.tsv",
+        report_reads=["loci/loci.tsv", "loci/onehot.h5"],
+        sections=["summary"],
+    ),
+    "predict": dict(
+        smk=["predict.smk"],
+        rules=["predict"],
+        switch=None,
+        when=True,
+        final={"predict": ["predictions/predictions.tsv"]},
+        done="predictions/predictions.tsv",
+        report_reads=["predictions/predictions.tsv"],
+        sections=["model"],
+    ),
+    "attribution": dict(
+        smk=["attribution.smk"],
+        rules=["attribute", "merge_attributions"],
+        switch="attribution",
+        when=True,
+        final={"merge_attributions": ["attributions/{target}.h5"]},
+        done=None,
+        report_reads=["attributions/{target}.h5", "attributions/{target}.png"],
+        sections=["attribution", "deltas"],
+    ),
+    "seqlets": dict(
+        smk=["seqlets.smk", "annotate.smk"],
+        rules=["call_seqlets", "annotate_seqlets"],
+        switch="seqlets",
+        when=True,
+        final={
+            "call_seqlets": ["seqlets/{target}.tsv"],
+            "annotate_seqlets": ["seqlets/{target}.counts.tsv"],
+        },
+        done=None,
+        report_reads=[
             "seqlets/{target}.tsv",
             "seqlets/{target}.png",
             "seqlets/{target}.annotated.tsv",
             "seqlets/{target}.counts.tsv",
+            "motifs/clusters.tsv",
         ],
-        "fimo": ["fimo/{target}.counts.tsv", "fimo/{target}.hits.tsv.gz"],
-        "marginalize": ["marginalize/{target}.tsv", "marginalize/{target}.png"],
-    }
-    for stage, patterns in per_target.items():
-        if stage_on(stage):
-            inputs[stage] = [
-                f for p in patterns for f in expand(result(p), target=TARGETS)
+        sections=["seqlets"],
+    ),
+    "fimo": dict(
+        smk=["fimo.smk"],
+        rules=["fimo", "fimo_attribution"],
+        switch="fimo",
+        when=True,
+        final={"fimo_attribution": ["fimo/{target}.counts.tsv"]},
+        done=None,
+        report_reads=["fimo/{target}.counts.tsv", "fimo/{target}.hits.tsv.gz"],
+        sections=["fimo"],
+    ),
+    "filters": dict(
+        smk=["filters.smk"],
+        rules=["filter_pwms", "filter_tomtom", "filter_influence", "filter_table"],
+        switch="filters",
+        when=True,
+        final={"filter_table": ["filters/table.tsv"]},
+        done=None,
+        report_reads=[
+            "filters/table.tsv",
+            "filters/tomtom.tsv",
+            "filters/matches.tsv",
+            "filters/weights.png",
+            "filters/influence.png",
+            "filters/logos",
+        ],
+        sections=["filters"],
+    ),
+    "marginalize": dict(
+        smk=["marginalize.smk"],
+        rules=["marginalize"],
+        switch="marginalize",
+        when=True,
+        final={"marginalize": ["marginalize/{target}.tsv"]},
+        done=None,
+        report_reads=["marginalize/{target}.tsv", "marginalize/{target}.png"],
+        sections=["marginalize"],
+    ),
+    "report": dict(
+        smk=["report.smk"],
+        rules=["report"],
+        switch="report",
+        when=True,
+        final={"report": ["report.html"]},
+        done=None,
+        report_reads=[],
+        sections=[],
+    ),
+    "paper": dict(
+        smk=["paper.smk"],
+        rules=["benchmark", "paper_figures"],
+        switch=None,
+        when=PAPER,
+        final={
+            "benchmark": [
+                "benchmark/positional_prc.tsv",
+                "figures/positional_prc.png",
+                "figures/benchmark_tracks.png",
+                "figures/paper_marginalization.png",
+                "figures/paper_seqlet_annotation.png",
             ]
-    if stage_on("seqlets"):
-        inputs["seqlets"].append(result("motifs/clusters.tsv"))
-    if stage_on("filters"):
-        names = (
-            "table.tsv",
-            "tomtom.tsv",
-            "matches.tsv",
-            "weights.png",
-            "influence.png",
-        )
-        inputs["filters"] = [result(f"filters/{n}") for n in names]
-        inputs["filters"].append(result("filters/logos"))
-    if PAPER:
-        inputs["paper"] = paper_outputs()
-    return inputs
-
-
-def report_figure_stems():
-    """The report's own figures, by caption: figures/<stem>.{png,pdf}."""
-    stems = {"performance": ["performance"]}
-    if stage_on("attribution"):
-        stems["attribution"] = [f"attribution_{t}" for t in TARGETS]
-    if SIMULATED:
-        stems["recovery"] = ["recovery"]
-    return stems
-
-
-def report_figures():
-    """The report's outputs besides the page: every figure as PNG (in the Snakemake
-    report, with a caption) and PDF."""
-    outputs = {}
-    for name, stems in report_figure_stems().items():
-        outputs[f"{name}_png"] = report(
-            [result(f"figures/{s}.png") for s in stems],
-            caption=f"../workflow/report/report_{name}.rst",
-            category="Report figures",
-        )
-        outputs[f"{name}_pdf"] = [result(f"figures/{s}.pdf") for s in stems]
-    return outputs
-
-
-def checksum_inputs():
-    """Input files the report lists with their SHA-256 (label -> path)."""
-    database = motif_db_source()
-    return {
-        "genome": genome_fasta(),
-        "peaks": peak_file(),
-        "model": model_file(),
-        "motif database": database[0] if database else result("motifs/database.meme"),
-    }
-
-
-def paper_outputs():
-    """What config/examples/paper.yaml adds: the benchmark table and the paper figures."""
-    stems = PAPER_FIGURES + PAPER_TABLE_FIGURES
-    return [result("benchmark/positional_prc.tsv")] + [
-        result(f"figures/{s}.png") for s in stems
-    ]
-
-
-def paper_table_inputs(wildcards):
-    """Marginalization and seqlet-annotation tables of the paper figures (stages on)."""
-    inputs = {}
-    if stage_on("marginalize"):
-        inputs["marginalize"] = expand(
-            result("marginalize/{target}.tsv"), target=TARGETS
-        )
-    if stage_on("seqlets"):
-        inputs["counts"] = expand(result("seqlets/{target}.counts.tsv"), target=TARGETS)
-    return inputs
-
-
-# --- final targets -------------------------------------------------------------------------
+        },
+        done=None,
+        report_reads="final",
+        sections=["benchmark"],
+    ),
+}
 
 
 def stage_on(name):
     return config["stages"].get(name, True)
+
+
+def stage_runs(name):
+    """Whether a stage of the table runs: its condition holds and its switch is on."""
+    stage = STAGES[name]
+    return bool(stage["when"]) and (
+        stage["switch"] is None or stage_on(stage["switch"])
+    )
+
+
+def stage_outputs(name, rule_name=None):
+    """The final outputs of a stage (of one of its rules), targets expanded."""
+    final = STAGES[name]["final"]
+    patterns = [p for r in ([rule_name] if rule_name else final) for p in final[r]]
+    return [f for p in patterns for f in expand(result(p), target=TARGETS)]
+
+
+def stage_report_inputs(name):
+    """The files of a stage that the report reads, targets expanded."""
+    patterns = STAGES[name]["report_reads"]
+    if patterns == "final":
+        return stage_outputs(name)
+    return [f for p in patterns for f in expand(result(p), target=TARGETS)]
 
 
 def rule_defined(name):
@@ -329,28 +276,40 @@ def rule_defined(name):
 
 
 def final_outputs():
-    """Everything the all target asks for, for the stages that are switched on and exist."""
-    outputs = [
-        result("motifs/database.meme"),
-        result("loci/loci.tsv"),
-        result("predictions/predictions.tsv"),
-    ]
-    if SIMULATED:
-        outputs += [result("sim/truth.tsv"), result("model/model.json")]
-    per_target = {
-        "merge_attributions": ("attribution", "attributions/{target}.h5"),
-        "call_seqlets": ("seqlets", "seqlets/{target}.tsv"),
-        "annotate_seqlets": ("seqlets", "seqlets/{target}.counts.tsv"),
-        "fimo": ("fimo", "fimo/{target}.counts.tsv"),
-        "marginalize": ("marginalize", "marginalize/{target}.tsv"),
-    }
-    for rule_name, (stage, pattern) in per_target.items():
-        if rule_defined(rule_name) and stage_on(stage):
-            outputs += expand(result(pattern), target=TARGETS)
-    if rule_defined("filter_table") and stage_on("filters"):
-        outputs.append(result("filters/table.tsv"))
-    if rule_defined("report") and stage_on("report"):
-        outputs.append(result("report.html"))
-    if rule_defined("benchmark") and PAPER:
-        outputs += paper_outputs()
+    """Everything the all target asks for: the final outputs of every stage that runs, for
+    the rules that are defined."""
+    outputs = []
+    for name, stage in STAGES.items():
+        if stage_runs(name):
+            for rule_name in stage["final"]:
+                if rule_defined(rule_name):
+                    outputs += stage_outputs(name, rule_name)
     return outputs
+
+
+def report_stage_table():
+    """The stage table as the report's summary lists it (motifscope.report.sections
+    ReportContext.stages): the stages with a switch or a done file (the report and the paper
+    figures aside), those that run only for a simulation only then."""
+    rows = []
+    for name, stage in STAGES.items():
+        listed = stage["switch"] is not None or stage["done"] is not None
+        if name == "report" or not stage["when"] or not listed:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "rules": ", ".join(stage["rules"]),
+                "switch": stage["switch"],
+                "output": stage["done"],
+            }
+        )
+    return rows
+
+
+# Each stage's input functions, in rules/inputs/<rules file>.
+include: "inputs/motif_db.smk"
+include: "inputs/attribution.smk"
+include: "inputs/filters.smk"
+include: "inputs/report.smk"
+include: "inputs/paper.smk"

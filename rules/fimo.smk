@@ -1,4 +1,4 @@
-rule fimo_scan:
+rule fimo:
     """FIMO scan of every locus with every database motif (MEME scores and p-values)."""
     input:
         onehot=result("loci/onehot.h5"),
@@ -7,7 +7,7 @@ rule fimo_scan:
     output:
         result("fimo/scan.tsv.gz"),
     log:
-        log_path("fimo_scan"),
+        log_path("fimo"),
     conda:
         "../envs/motifscope.yaml"
     threads: 2
@@ -19,10 +19,10 @@ rule fimo_scan:
         settings=config["fimo"],
         device=config["device"],
     script:
-        "../workflow/scripts/fimo_scan.py"
+        "../workflow/scripts/fimo.py"
 
 
-rule fimo:
+rule fimo_attribution:
     """FIMO hits of one target with their summed attribution; per-motif counts above the
     attribution threshold."""
     input:
@@ -39,7 +39,7 @@ rule fimo:
             labels={"target": "{target}", "table": "FIMO hit counts"},
         ),
     log:
-        log_path("fimo/{target}"),
+        log_path("fimo_attribution/{target}"),
     conda:
         "../envs/motifscope.yaml"
     resources:
@@ -47,4 +47,4 @@ rule fimo:
     params:
         settings=config["fimo"],
     script:
-        "../workflow/scripts/fimo.py"
+        "../workflow/scripts/fimo_attribution.py"

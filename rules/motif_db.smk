@@ -13,3 +13,24 @@ rule motif_db:
         spec=config["motif_db"],
     script:
         "../workflow/scripts/motif_db.py"
+
+
+rule motif_clusters:
+    """Group near-identical database motifs by TOMTOM (complete linkage on p-values)."""
+    input:
+        result("motifs/database.meme"),
+    output:
+        result("motifs/clusters.tsv"),
+    log:
+        log_path("motif_clusters"),
+    conda:
+        "../envs/motifscope.yaml"
+    threads: 2
+    resources:
+        mem_mb=attempt_scaled(4000),
+    params:
+        threshold=config["annotation"]["cluster_threshold"],
+        min_overlap=config["annotation"]["cluster_min_overlap"],
+        device=config["device"],
+    script:
+        "../workflow/scripts/motif_clusters.py"

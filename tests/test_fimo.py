@@ -214,7 +214,7 @@ def test_workflow_scripts_scan_and_threshold(tmp_path, motifs, rng):
     import h5py
 
     import fimo as fimo_script
-    import fimo_scan
+    import fimo_attribution
     from motifscope.io import write_meme
 
     n, length = 5, 90
@@ -231,11 +231,11 @@ def test_workflow_scripts_scan_and_threshold(tmp_path, motifs, rng):
     write_meme(motifs, tmp_path / "db.meme")
     settings = {"threshold": 0.01, "pseudocount": 0.1, "background": "uniform", "motifs": [],
                 "attribution_threshold": 0.0, "null_alpha": 0.05, "batch_size": None}
-    fimo_scan.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
-                   str(tmp_path / "db.meme"), settings, "cpu", str(tmp_path / "scan.tsv.gz"))
-    fimo_script.main(str(tmp_path / "scan.tsv.gz"), str(tmp_path / "onehot.h5"),
-                     str(tmp_path / "attr.h5"), str(tmp_path / "db.meme"), settings,
-                     str(tmp_path / "hits.tsv.gz"), str(tmp_path / "counts.tsv"))
+    fimo_script.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
+                     str(tmp_path / "db.meme"), settings, "cpu", str(tmp_path / "scan.tsv.gz"))
+    fimo_attribution.main(str(tmp_path / "scan.tsv.gz"), str(tmp_path / "onehot.h5"),
+                          str(tmp_path / "attr.h5"), str(tmp_path / "db.meme"), settings,
+                          str(tmp_path / "hits.tsv.gz"), str(tmp_path / "counts.tsv"))
     hits = pd.read_csv(tmp_path / "hits.tsv.gz", sep="\t")
     direct = fimo(str(tmp_path / "db.meme"), X, threshold=0.01, attributions=attr)
     assert len(hits) == len(direct) > 0
@@ -246,7 +246,7 @@ def test_workflow_scripts_scan_and_threshold(tmp_path, motifs, rng):
     assert set(counts["motif_id"]) == set(motifs)
     assert counts["n_above"].sum() == (direct["attribution"] >= 0).sum()
     with pytest.raises(InputError, match="fimo.motifs"):
-        fimo_scan.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
-                       str(tmp_path / "db.meme"), dict(settings, motifs=["NOPE"]), "cpu",
-                       str(tmp_path / "x.tsv.gz"))
+        fimo_script.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
+                         str(tmp_path / "db.meme"), dict(settings, motifs=["NOPE"]), "cpu",
+                         str(tmp_path / "x.tsv.gz"))
     assert not (tmp_path / "x.tsv.gz").exists()

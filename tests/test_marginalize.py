@@ -390,7 +390,7 @@ def test_workflow_script_writes_sorted_tables_and_plots(tmp_path, random_onehot,
         assert (np.diff(frame.delta_mean) <= 0).all()
         assert plot.endswith(".png") and _nonempty(plot) and _nonempty(plot[:-4] + ".pdf")
     with pytest.raises(InputError, match="marginalize.motifs: 'NOPE'"):
-        script.select_motifs(motifs, ["M1", "NOPE"])
+        script.select_motifs(motifs, ["M1", "NOPE"], "marginalize.motifs")
 
 
 def _nonempty(path) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from motifscope.report import build_report
 from motifscope.report import html as H
 from motifscope.report.provenance import checksums, git_revision, sha256
-from motifscope.report.recovery import (
+from motifscope.evaluation.recovery import (
     MotifGroups,
     overlap_pairs,
     planted_motif_recovery,

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-import motifscope.seqlets as seqlets_module
+import motifscope.seqlets.recursive as seqlets_module
 from motifscope.errors import InputError
 from motifscope.seqlets import (
     SEQLET_COLUMNS, _greedy_select, _span_sum_tails, check_attribution_files, recursive_null,

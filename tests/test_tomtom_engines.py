@@ -17,7 +17,7 @@ from test_tomtom import _random_pwm, brute_tomtom
 
 from motifscope.motifs import tomtom_pvalues
 
-engine_module = sys.modules["motifscope.motifs.tomtom"]
+engine_module = sys.modules["motifscope.motifs._tomtom_engine"]
 pytest.importorskip("numba")
 
 

@@ -56,7 +56,7 @@ def test_full_float32_matmul_restores_the_callers_settings():
 
 def test_numba_kernels_only_for_cpu_runs_that_want_them():
     cpu = torch.device("cpu")
-    assert numba_kernels("motifscope._seqlets_cpu", cpu).__name__ == "motifscope._seqlets_cpu"
-    assert numba_kernels("motifscope._seqlets_cpu", torch.device("cuda")) is None
-    assert numba_kernels("motifscope._seqlets_cpu", cpu, enabled=False) is None
+    assert numba_kernels("motifscope.seqlets._seqlets_cpu", cpu).__name__ == "motifscope.seqlets._seqlets_cpu"
+    assert numba_kernels("motifscope.seqlets._seqlets_cpu", torch.device("cuda")) is None
+    assert numba_kernels("motifscope.seqlets._seqlets_cpu", cpu, enabled=False) is None
     assert numba_kernels("motifscope._no_such_kernels", cpu) is None  # as without numba

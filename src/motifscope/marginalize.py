@@ -27,7 +27,11 @@ import pandas as pd
 import torch
 
 from motifscope import ersatz
+from motifscope.attribution import deep_lift_shap
 from motifscope.errors import InputError
+from motifscope.io import open_fasta, read_peaks
+from motifscope.plot import style
+from motifscope.predict import predict
 from motifscope.sequence import one_hot_encode
 from motifscope.utils import as_tensor, progress
 
@@ -135,7 +139,6 @@ def _open_genome(genome):
     """A genome as something indexable ``genome[chrom][lo:hi] -> str`` with ``keys()``."""
     if genome is None or (hasattr(genome, "keys") and hasattr(genome, "__getitem__")):
         return genome  # a mapping or an open pyfaidx.Fasta
-    from motifscope.io import open_fasta
 
     return open_fasta(genome)
 
@@ -189,8 +192,6 @@ def _genomic_backgrounds(rng, n: int, length: int, genome, peaks) -> np.ndarray:
     blocked = {}
     if peaks is not None:
         if not isinstance(peaks, pd.DataFrame):
-            from motifscope.io import read_peaks
-
             peaks = read_peaks(peaks)
         for chrom, group in peaks.groupby("chrom"):
             order = np.argsort(group["start"].to_numpy())
@@ -347,13 +348,9 @@ class MarginalizeResult:
 
 def _resolve_func(func) -> tuple[Callable, bool]:
     """(callable, is_attribution) for "predict", "deep_lift_shap" or a callable."""
-    from motifscope.predict import predict
-
     if func is None or func == "predict" or func is predict:
         return predict, False
     if func == "deep_lift_shap":
-        from motifscope.attribution import deep_lift_shap
-
         return deep_lift_shap, True
     if callable(func):
         return func, getattr(func, "__name__", "") in ("deep_lift_shap", "saturation_mutagenesis")
@@ -539,8 +536,6 @@ def marginalize_motifs(model, backgrounds, motifs: Mapping, targets=None, target
         attr_delta_mean, attr_delta_sd for attributions; rows of each target sorted by
         delta_mean, largest first (targets in the order given).
     """
-    from motifscope.predict import predict
-
     if func not in FUNC_NAMES:
         raise InputError(f"marginalize: func '{func}' is unknown; use one of "
                          f"{', '.join(FUNC_NAMES)} (config key marginalize.func)")
@@ -600,8 +595,6 @@ def _span_attributions(model, X, spans, targets, random_state, batch_size, devic
     With ``spans`` None: the per-position attribution (T', B, L) of the backgrounds.
     Otherwise: the attribution summed over each motif's span, (T', rows).
     """
-    from motifscope.attribution import deep_lift_shap
-
     # references seeded by background index, so chunking across motifs changes nothing
     rows = as_tensor(X).shape[0]
     example_ids = np.arange(rows) if n_backgrounds is None else np.arange(rows) % n_backgrounds
@@ -670,7 +663,6 @@ def plot_marginalization(table: pd.DataFrame, target: str | None = None, top: in
     """
     import matplotlib.pyplot as plt
 
-    from motifscope.plot import style
 
     if target is None:
         target = table["target"].iloc[0]

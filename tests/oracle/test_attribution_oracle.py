@@ -200,7 +200,7 @@ def test_streamed_npz_reads_back_in_modisco_lite(tmp_path):
     """merge_attributions streams arr_0 into the .npz block by block; modisco-lite's own
     loader (its fast member reader, then np.load) must return the same (N, 4, L) array."""
     modisco_cli = pytest.importorskip("modiscolite.cli")
-    from merge_attributions import NpzArrayWriter
+    from motifscope.io.attributions import NpzArrayWriter
 
     rng = np.random.default_rng(0)
     attr = rng.normal(size=(7, 4, 30)).astype(np.float32)

@@ -15,27 +15,20 @@ import warnings
 
 import h5py
 import numpy as np
+import torch
+
+from motifscope.attribution import deep_lift_shap, saturation_mutagenesis
+from motifscope.errors import InputError
+from motifscope.io.attributions import delta_summary, write_shard
+from motifscope.models import check_model, load_model
+from motifscope.utils import resolve_device
 
 METHODS = ("deeplift_shap", "ism")
 log = logging.getLogger("motifscope.attribute")
 
 
-def delta_summary(deltas: np.ndarray) -> str:
-    """One log line: max, mean and 99.9th percentile of |delta| over pairs."""
-    if deltas.size == 0:
-        return "no convergence deltas (empty shard or ISM)"
-    magnitude = np.abs(deltas)
-    return (f"convergence deltas over {deltas.size} pairs: max |delta| {magnitude.max():.3g}, "
-            f"mean {magnitude.mean():.3g}, 99.9th percentile "
-            f"{np.quantile(magnitude, 0.999):.3g}")
-
-
 def compute(model, X, method, target_index, start, params, device, random_state):
     """Attributions (n, 4, L) float32 and deltas (n, R) float32 for loci X of a shard."""
-    import torch
-
-    from motifscope.attribution import deep_lift_shap, saturation_mutagenesis
-
     if method == "ism":
         attr = saturation_mutagenesis(model, X, target=target_index,
                                       start=params.get("ism_start"), end=params.get("ism_end"),
@@ -84,10 +77,6 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
         Unknown method, target index out of range, model output shape mismatch,
         ``device: cuda`` without CUDA, N in sequences with the default references.
     """
-    from motifscope.errors import InputError
-    from motifscope.models import check_model, load_model
-    from motifscope.utils import atomic_path, resolve_device
-
     method = params.get("method", "deeplift_shap")
     if method not in METHODS:
         raise InputError(f"config key attribution.method: '{method}' is not one of "
@@ -120,13 +109,10 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
         log.info("empty shard (past the last locus)")
     log.info("%s", delta_summary(deltas))
 
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as out:
-        out.create_dataset("attr", data=attr)
-        out.create_dataset("deltas", data=deltas)
-        out.attrs.update({"start": start, "end": end, "method": method, "target": target,
-                          "target_index": target_index, "warning": message,
-                          "params": json.dumps({**params, "random_state": random_state,
-                                                "device": str(device)}, sort_keys=True)})
+    write_shard(output, attr, deltas, start=start, end=end, method=method, target=target,
+                target_index=target_index, warning=message,
+                params=json.dumps({**params, "random_state": random_state,
+                                   "device": str(device)}, sort_keys=True))
 
 
 if "snakemake" in globals():

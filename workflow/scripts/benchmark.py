@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from _common import run
-from motifscope.benchmark import embeddings_in, run_benchmark, select_sequences
+from motifscope.evaluation import embeddings_in, run_benchmark, select_sequences
 from motifscope.errors import InputError
 from motifscope.io import open_fasta, read_meme
 from motifscope.io.loci import iter_onehot

@@ -5,7 +5,7 @@ import logging
 import h5py
 
 from _common import run
-from motifscope.io import read_meme
+from motifscope.io import read_meme, select_motifs
 from motifscope.marginalize import make_backgrounds, marginalize_motifs, plot_marginalization
 from motifscope.models import check_model, load_model
 from motifscope.plot import save_figure
@@ -14,18 +14,13 @@ from motifscope.utils import atomic_path, resolve_device
 log = logging.getLogger("motifscope.marginalize")
 
 
-def select_motifs(motifs, wanted):
-    """All motifs, or those listed by id or alternate name (config key marginalize.motifs)."""
-    return motifs if wanted == "all" else motifs.select(wanted, "marginalize.motifs")
-
-
 def main(model_spec: dict, motif_file: str, genome: str, peaks: str, onehot: str,
          targets: dict, settings: dict, batch_size: int, device: str, random_state: int,
          n_shuffles: int, tables: list, plots: list) -> None:
     model = load_model(model_spec)
     length = model_spec["input_length"]
     check_model(model, length, target_indices=list(targets.values()), path=model_spec["path"])
-    motifs = select_motifs(read_meme(motif_file), settings["motifs"])
+    motifs = select_motifs(read_meme(motif_file), settings["motifs"], "marginalize.motifs")
     kind = settings["background"]
     with h5py.File(onehot, "r") as h5:  # shuffled_peaks reads only the drawn windows
         backgrounds = make_backgrounds(

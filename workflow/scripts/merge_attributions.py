@@ -10,76 +10,12 @@ shape (N, 4, L), streamed into the archive without building the whole array.
 
 import json
 import logging
-import zipfile
-from contextlib import ExitStack
 
-import h5py
-import numpy as np
+from motifscope.attribution.summary import PositionProfile, summary_figure
+from motifscope.io.attributions import delta_summary, merge_shards
+from motifscope.plot import save_figure
 
 log = logging.getLogger("motifscope.merge_attributions")
-DTYPES = ("float16", "float32")
-
-
-class NpzArrayWriter:
-    """Stream an (N, ...) array into ``<path>`` as member ``arr_0`` of an .npz archive,
-    block by block along the first axis (what ``numpy.load(path)["arr_0"]`` reads back)."""
-
-    def __init__(self, path, shape, dtype):
-        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED,
-                                       allowZip64=True)
-        self.member = self.archive.open("arr_0.npy", "w", force_zip64=True)
-        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                  "fortran_order": False, "shape": tuple(int(s) for s in shape)}
-        np.lib.format.write_array_header_2_0(self.member, header)
-        self.dtype, self.rows_left = np.dtype(dtype), int(shape[0])
-
-    def write(self, block: np.ndarray) -> None:
-        self.member.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
-        self.rows_left -= len(block)
-
-    def close(self) -> None:
-        if self.rows_left != 0:
-            raise RuntimeError(f"npz writer: {self.rows_left} rows were never written")
-        self.member.close()
-        self.archive.close()
-
-
-def _shard_meta(paths):
-    metas = []
-    for path in paths:
-        with h5py.File(path, "r") as handle:
-            attrs = dict(handle.attrs)
-            metas.append((path, int(attrs["start"]), int(attrs["end"]), attrs,
-                          handle["attr"].shape, handle["deltas"].shape))
-    return metas
-
-
-def _check_contiguous(metas, n_loci):
-    expected = 0
-    for path, start, end, *_ in metas:
-        if start != min(expected, n_loci):
-            raise RuntimeError(f"{path}: covers loci [{start}, {end}) but the previous shards "
-                               f"end at {expected}; shards must be given in order")
-        expected = end
-    if expected != n_loci:
-        raise RuntimeError(f"the shards cover loci [0, {expected}) of {n_loci}")
-
-
-def summarise_deltas(deltas: np.ndarray, shard_warnings: list[str]) -> None:
-    """Log max / mean / 99.9th percentile |delta|, and warn with each shard's convergence
-    warning (deep_lift_shap warns when the deltas are large relative to the output change)."""
-    if deltas.size == 0:
-        log.info("no convergence deltas (ISM, or no loci)")
-    else:
-        magnitude = np.abs(deltas)
-        log.info("convergence deltas over %d pairs: max |delta| %.3g, mean %.3g, 99.9th "
-                 "percentile %.3g", deltas.size, magnitude.max(), magnitude.mean(),
-                 np.quantile(magnitude, 0.999))
-    for message in shard_warnings:
-        log.warning("%s", message)
-    if shard_warnings:
-        log.warning("%d shard(s) had large convergence deltas: the attributions do not add "
-                    "up to the output change there; see the messages above", len(shard_warnings))
 
 
 def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, figure=None):
@@ -100,61 +36,32 @@ def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, f
     figure : path, optional
         ``<stem>.png``: the QC figure (also ``<stem>.pdf``), see
         :func:`motifscope.attribution.summary.summary_figure`.
+
+    The merge itself is :func:`motifscope.io.attributions.merge_shards`.
     """
-    from motifscope.attribution.summary import PositionProfile, summary_figure
-    from motifscope.errors import InputError
-    from motifscope.plot import save_figure
-    from motifscope.utils import atomic_path
+    profile = {}
 
-    if dtype not in DTYPES:
-        raise InputError(f"config key attribution.dtype: '{dtype}' is not one of "
-                         f"{', '.join(DTYPES)}")
-    metas = _shard_meta(shards)
-    with h5py.File(onehot, "r") as handle:
-        n_loci, _, length = handle["X"].shape
-    _check_contiguous(metas, n_loci)
-    first = metas[0][3]
-    n_refs = metas[0][5][1]
-    chunks = (max(1, min(n_loci, 256)), 4, length)
+    def add(block, sequences):
+        profile.setdefault("p", PositionProfile(sequences.shape[-1]))
+        profile["p"].add(block, sequences)
 
-    with ExitStack() as stack:
-        tmp = stack.enter_context(atomic_path(output))
-        out = stack.enter_context(h5py.File(tmp, "w"))
-        attr = out.create_dataset("attr", shape=(n_loci, 4, length), dtype=dtype,
-                                  chunks=chunks if n_loci else None)
-        deltas = out.create_dataset("deltas", shape=(n_loci, n_refs), dtype="float32")
-        out.attrs.update({"method": first["method"], "target": first["target"],
-                          "target_index": int(first["target_index"]),
-                          "params": first["params"]})
-        writers = []
-        for path, kind in ((ohe_npz, "uint8"), (shap_npz, "float32")):
-            if path:
-                npz_tmp = stack.enter_context(atomic_path(path))
-                writers.append((NpzArrayWriter(npz_tmp, (n_loci, 4, length), kind), kind))
-        onehot_handle = stack.enter_context(h5py.File(onehot, "r"))
-        warnings_seen = []
-        profile = PositionProfile(length)
-        for path, start, end, attrs, _, _ in metas:
-            with h5py.File(path, "r") as shard:
-                block = shard["attr"][:]
-                attr[start:end] = block.astype(dtype)
-                deltas[start:end] = shard["deltas"][:]
-            if attrs.get("warning"):
-                warnings_seen.append(f"loci [{start}, {end}): {attrs['warning']}")
-            sequences = onehot_handle["X"][start:end]
-            profile.add(block, sequences)
-            for writer, kind in writers:
-                writer.write(sequences if kind == "uint8" else block)
-        for writer, _ in writers:
-            writer.close()
-        log.info("merged %d shard(s): %d loci x %d bp, method %s, target %s, stored as %s",
-                 len(metas), n_loci, length, first["method"], first["target"], dtype)
-        all_deltas = deltas[:]
-        summarise_deltas(all_deltas, warnings_seen)
-        if figure:
-            save_figure(summary_figure(profile, all_deltas, first["target"], first["method"]),
-                        str(figure)[:-len(".png")])
-        log.info("parameters: %s", json.loads(first["params"]))
+    merged = merge_shards(shards, output, onehot, dtype=dtype, ohe_npz=ohe_npz,
+                          shap_npz=shap_npz, on_block=add)
+    log.info("merged %d shard(s): %d loci x %d bp, method %s, target %s, stored as %s",
+             merged["n_shards"], merged["n_loci"], merged["length"], merged["method"],
+             merged["target"], dtype)
+    log.info("%s", delta_summary(merged["deltas"], empty="no convergence deltas (ISM, or no loci)"))
+    for message in merged["warnings"]:
+        log.warning("%s", message)
+    if merged["warnings"]:
+        log.warning("%d shard(s) had large convergence deltas: the attributions do not add "
+                    "up to the output change there; see the messages above",
+                    len(merged["warnings"]))
+    if figure:
+        save_figure(summary_figure(profile.get("p") or PositionProfile(merged["length"]),
+                                   merged["deltas"], merged["target"], merged["method"]),
+                    str(figure)[:-len(".png")])
+    log.info("parameters: %s", json.loads(merged["params"]))
 
 
 if "snakemake" in globals():

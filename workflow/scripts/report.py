@@ -12,11 +12,12 @@ from motifscope.report import build_report
 
 
 def main(html: str, config: dict, checksums: dict, figure_stems: dict,
-         source_dir: str | None) -> None:
+         source_dir: str | None, stages: list | None = None) -> None:
     run_dir = Path(html).parent
     expected = [stem for stems in figure_stems.values() for stem in stems]
     written = build_report(run_dir, config, html, run_dir / "figures", inputs=checksums,
-                           source_dir=source_dir, expected_figures=expected)
+                           source_dir=source_dir, expected_figures=expected,
+                           stages=stages)
     print(f"wrote {html} and {len(written)} figure files")
 
 
@@ -24,4 +25,5 @@ if "snakemake" in globals():
     run(main, snakemake, html=snakemake.output.html, config=dict(snakemake.params.config),
         checksums=dict(snakemake.params.checksums),
         figure_stems=dict(snakemake.params.figures),
+        stages=list(snakemake.params.stages),
         source_dir=str(Path(snakemake.scriptdir).parents[1]))

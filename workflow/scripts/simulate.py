@@ -5,7 +5,7 @@ two contigs, ``train`` and the held-out ``test``, with the sequences laid end to
 """
 
 from _common import run
-from motifscope.benchmark import simulate_design_genome
+from motifscope.evaluation import simulate_design_genome
 from motifscope.errors import InputError
 from motifscope.io import read_meme
 from motifscope.simulate import PlantedMotif, simulate_genome, write_simulation

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from motifscope.errors import InputError
+
 # Below this input change the secant is numerically meaningless; the layer's own gradient is
 # used instead (the same threshold as tangermeme and captum's rescale rule).
 RESCALE_EPS = 1e-6
@@ -243,8 +245,6 @@ def build_rules(additional_nonlinear_ops=None) -> dict[type, Callable]:
     motifscope.errors.InputError
         For keys that are not classes or unknown rule names.
     """
-    from motifscope.errors import InputError
-
     table = default_rules()
     for cls, rule in (additional_nonlinear_ops or {}).items():
         if not isinstance(cls, type):

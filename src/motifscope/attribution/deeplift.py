@@ -16,6 +16,7 @@ from motifscope.attribution._passes import DeepLiftPasses, FunctionalNonlinearit
 from motifscope.attribution._pruning import DeadBranchPruner
 from motifscope.attribution._rules import build_rules
 from motifscope.errors import InputError
+from motifscope.ersatz import dinucleotide_shuffle
 from motifscope.utils import as_tensor, progress
 
 # References are generated for this many batches of pairs at a time: enough to amortise
@@ -80,8 +81,6 @@ class _ReferenceSource:
         X = self.X[e0:e1].to(self.device)
         ids = self.example_ids[e0:e1]
         if self.function is None:
-            from motifscope.ersatz import dinucleotide_shuffle
-
             refs = dinucleotide_shuffle(X, n=self.n, random_state=self.random_state,
                                         example_ids=ids)
         elif _accepts_keyword(self.function, "example_ids"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from motifscope.plot import style
+
 
 class PositionProfile:
     """Streaming per-position sums of projected attributions, shard by shard.
@@ -59,7 +61,6 @@ def summary_figure(profile: PositionProfile, deltas: np.ndarray, target: str, me
     """
     import matplotlib.pyplot as plt
 
-    from motifscope.plot import style
 
     with style():
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2),

@@ -14,9 +14,10 @@ from motifscope.io.loci import (
     plan_loci,
     read_loci,
     read_onehot,
+    window_offsets,
     write_onehot,
 )
-from motifscope.io.meme import MotifInfo, MotifSet, read_meme, write_meme
+from motifscope.io.meme import MotifInfo, MotifSet, read_meme, select_motifs, write_meme
 from motifscope.io.peaks import read_peaks
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "read_meme",
     "read_onehot",
     "read_peaks",
+    "select_motifs",
     "write_meme",
+    "window_offsets",
     "write_onehot",
 ]

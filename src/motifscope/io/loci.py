@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from motifscope.errors import InputError
+from motifscope.io.peaks import read_peaks
 from motifscope.sequence import one_hot_encode
 from motifscope.utils import atomic_path, progress
 
@@ -187,8 +188,6 @@ def extract_loci(peaks, fasta, window: int, off_chrom: str = "drop", center: str
     X : numpy.ndarray of uint8, shape (n, 4, window)
         N and padding are all-zero columns.
     """
-    from motifscope.io.peaks import read_peaks
-
     peaks_name = str(peaks) if not isinstance(peaks, pd.DataFrame) else "peaks"
     if not isinstance(peaks, pd.DataFrame):
         peaks = read_peaks(peaks)
@@ -235,6 +234,40 @@ def read_onehot(path: str | os.PathLike, start: int | None = None,
         if "X" not in h5:
             raise InputError(f"{path} has no dataset 'X'; it is not a motifscope onehot.h5 file")
         return h5["X"][start:end]
+
+
+def window_offsets(loci: pd.DataFrame, example_idx) -> tuple[np.ndarray, np.ndarray]:
+    """Where windows lie on the genome: (chrom, window start) of each of ``example_idx``.
+
+    A position ``p`` (0-based) within window ``i`` is at ``start[i] + p`` on ``chrom[i]``;
+    half-open spans map the same way. This is the one place windows are put on the genome.
+
+    Parameters
+    ----------
+    loci : pandas.DataFrame
+        ``loci/loci.tsv`` (idx, chrom, start, ...): example ``i`` is the row whose ``idx`` is
+        i (or row i when there is no idx column).
+    example_idx : array of int, shape (n,)
+
+    Returns
+    -------
+    chrom : numpy.ndarray of str, shape (n,)
+    start : numpy.ndarray of int64, shape (n,)
+        0-based window starts (negative for windows padded past a contig's start).
+    """
+    for col in ("chrom", "start"):
+        if col not in loci.columns:
+            raise InputError(f"loci table has no '{col}' column; expected loci/loci.tsv "
+                             "(idx, chrom, start, end, summit, name, score)")
+    loci = loci.set_index("idx", drop=False) if "idx" in loci.columns else loci.reset_index(drop=True)
+    example = np.asarray(example_idx)
+    missing = ~np.isin(example, loci.index.to_numpy())
+    if missing.any():
+        raise InputError(f"example_idx {int(example[missing][0])} has no row in the loci "
+                         f"table ({len(loci)} loci); the attributions and loci/loci.tsv must "
+                         "come from the same run")
+    windows = loci.loc[example]
+    return windows["chrom"].to_numpy(), windows["start"].to_numpy().astype(np.int64)
 
 
 def read_loci(path: str | os.PathLike) -> pd.DataFrame:

@@ -101,6 +101,15 @@ class MotifSet(dict):
 _HEADER_KEYS = re.compile(r"(alength|w|nsites|E)\s*=\s*(\S+)")
 
 
+
+def select_motifs(motifs: MotifSet, wanted, config_key: str) -> MotifSet:
+    """All of ``motifs`` when ``wanted`` is empty or ``"all"``, else the ones it names by id
+    or alternate name (:meth:`MotifSet.select`; errors name ``config_key``)."""
+    if not wanted or (isinstance(wanted, str) and wanted == "all"):
+        return motifs
+    return motifs.select(wanted, config_key)
+
+
 def _fail(path, lineno, message):
     raise InputError(f"{path} line {lineno}: {message}")
 

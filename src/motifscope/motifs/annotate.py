@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from motifscope.errors import InputError
-from motifscope.motifs._inputs import as_motif_list, bh_qvalues
+from motifscope.motifs._motif_list import as_motif_list, bh_qvalues
 from motifscope.motifs.tomtom import MAX_QUERY_WIDTH, tomtom_pvalues
 from motifscope.utils import as_numpy
 

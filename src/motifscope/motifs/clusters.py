@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from motifscope.motifs._inputs import as_motif_list
+from motifscope.motifs._motif_list import as_motif_list
 from motifscope.motifs.tomtom import tomtom_pvalues
 
 

@@ -64,7 +64,7 @@ import pandas as pd
 import torch
 
 from motifscope.errors import InputError
-from motifscope.motifs._inputs import bh_qvalues
+from motifscope.motifs._motif_list import bh_qvalues
 
 ENRICHMENT_COLUMNS = ["attribution_threshold", "null_mean_attribution", "enrichment",
                       "mean_null_p", "z", "p-value", "q-value", "n_independent",

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from motifscope.errors import InputError
-from motifscope.motifs._inputs import MotifList, apply_pseudocount, as_motif_list, bh_qvalues, \
+from motifscope.motifs._motif_list import MotifList, apply_pseudocount, as_motif_list, bh_qvalues, \
     check_background
 from motifscope.sequence import one_hot_encode, reverse_complement
 from motifscope.utils import as_numpy, full_float32_matmul, progress, resolve_device

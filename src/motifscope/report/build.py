@@ -17,7 +17,7 @@ log = logging.getLogger("motifscope.report")
 def build_report(run_dir: str | os.PathLike, config: dict, out_html: str | os.PathLike,
                  figure_dir: str | os.PathLike | None = None, inputs: dict | None = None,
                  source_dir: str | os.PathLike | None = None, sections=None,
-                 expected_figures=()) -> list[Path]:
+                 expected_figures=(), stages=None) -> list[Path]:
     """Write the self-contained report of one run, and its figures.
 
     Parameters
@@ -36,6 +36,10 @@ def build_report(run_dir: str | os.PathLike, config: dict, out_html: str | os.Pa
         The workflow checkout whose git revision is reported.
     sections : list of callables, optional
         Section builders (default :data:`motifscope.report.sections.SECTIONS`).
+    stages : list of dict, optional
+        The workflow's stage table for the summary (rules/common.smk ``report_stage_table()``;
+        see :class:`motifscope.report.sections.ReportContext`). The library names no rule:
+        without it the summary lists the config's ``stages:`` switches.
     expected_figures : list of str, optional
         Figure stems the caller declared (e.g. as workflow outputs); any that no section
         drew (its stage had nothing to show) is written as a figure saying so.
@@ -49,7 +53,8 @@ def build_report(run_dir: str | os.PathLike, config: dict, out_html: str | os.Pa
     ctx = ReportContext(run_dir=run_dir, config=config,
                         figure_dir=Path(figure_dir) if figure_dir else run_dir / "figures",
                         inputs=dict(inputs or {}),
-                        source_dir=Path(source_dir) if source_dir else None)
+                        source_dir=Path(source_dir) if source_dir else None,
+                        stages=list(stages or []))
     built = []
     for make in sections or SECTIONS:
         log.info("section %s", make.__name__)

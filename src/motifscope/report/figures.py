@@ -205,7 +205,7 @@ def positional_prc_figure(curves: dict, table: pd.DataFrame):
     ----------
     curves : dict (method, motif) -> (precision, recall)
     table : pandas.DataFrame
-        :func:`motifscope.benchmark.positional_prc` rows (method, motif, auprc, baseline).
+        :func:`motifscope.evaluation.positional_prc` rows (method, motif, auprc, baseline).
     """
     motifs = list(dict.fromkeys(table["motif"]))
     with style():

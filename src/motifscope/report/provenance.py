@@ -9,6 +9,9 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from motifscope.errors import InputError
+from motifscope.utils import resolve_device
+
 PACKAGES = ("motifscope", "torch", "numpy", "pandas", "scipy", "h5py", "pyfaidx", "matplotlib",
             "logomaker", "snakemake", "pyjaspar")
 
@@ -74,8 +77,6 @@ def device_description(device: str = "auto") -> str:
     """What ``device`` resolves to on this machine, e.g. ``"cpu (CUDA not available)"``."""
     import torch
 
-    from motifscope.errors import InputError
-    from motifscope.utils import resolve_device
 
     try:
         resolved = resolve_device(device)

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from motifscope.errors import InputError
+from motifscope.sequence import characters
+from motifscope.simulate.genome import TRUTH_COLUMNS, GenomeSimulation
 
 EMBEDDING_COLUMNS = ["example_idx", "motif", "start", "end", "strand"]
 
@@ -383,9 +385,6 @@ def to_genome_simulation(sim: Simulation, alt_ids: Mapping | None = None, prefix
         "" when the motif is not a target name), ``regions`` (chrom, start, end, kind, name,
         one 0/1 column per target).
     """
-    from motifscope.sequence import characters
-    from motifscope.simulate.genome import TRUTH_COLUMNS, GenomeSimulation
-
     n, _, length = sim.X.shape
     width = len(str(max(n - 1, 0)))
     names = [f"{prefix}_{k:0{width}d}" for k in range(n)]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from motifscope.errors import InputError
+from motifscope.io import read_meme
 from motifscope.utils import as_numpy
 
 ALPHABET = "ACGT"
@@ -75,8 +76,6 @@ def as_motif_list(motifs, what: str = "motifs", probabilities: bool = False) -> 
     alt_ids: list[str] = []
     nsites: list[float | None] = []
     if isinstance(motifs, (str, os.PathLike)):
-        from motifscope.io import read_meme
-
         motifs = read_meme(motifs)
     if isinstance(motifs, dict):
         names = [str(k) for k in motifs]
