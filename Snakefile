@@ -39,6 +39,7 @@ include: "rules/annotate.smk"
 include: "rules/fimo.smk"
 include: "rules/filters.smk"
 include: "rules/marginalize.smk"
+include: "rules/summary.smk"
 include: "rules/report.smk"
 include: "rules/paper.smk"
 

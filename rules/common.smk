@@ -213,6 +213,16 @@ STAGES = {
         report_reads=["marginalize/{target}.tsv", "marginalize/{target}.png"],
         sections=["marginalize"],
     ),
+    "summary": dict(
+        smk=["summary.smk"],
+        rules=["summary"],
+        switch="summary",
+        when=True,
+        final={"summary": ["summary.tsv"]},
+        done=None,
+        report_reads="final",
+        sections=["learned"],
+    ),
     "report": dict(
         smk=["report.smk"],
         rules=["report"],
@@ -311,5 +321,6 @@ def report_stage_table():
 include: "inputs/motif_db.smk"
 include: "inputs/attribution.smk"
 include: "inputs/filters.smk"
+include: "inputs/summary.smk"
 include: "inputs/report.smk"
 include: "inputs/paper.smk"

@@ -17,6 +17,7 @@ from motifscope.report.sections.context import ReportContext
 from motifscope.report.sections.deltas import deltas_section
 from motifscope.report.sections.filters import filters_section
 from motifscope.report.sections.fimo import fimo_section
+from motifscope.report.sections.learned import learned_section
 from motifscope.report.sections.marginalize import marginalize_section
 from motifscope.report.sections.model import model_section, performance_metrics
 from motifscope.report.sections.recovery import recovery_section
@@ -24,8 +25,8 @@ from motifscope.report.sections.seqlets import seqlets_section
 from motifscope.report.sections.summary import summary_section
 
 # The sections of the page, in order: one builder ReportContext -> Section per entry.
-SECTIONS = [summary_section, model_section, attribution_section, seqlets_section, fimo_section,
-            filters_section, marginalize_section, deltas_section, recovery_section,
+SECTIONS = [learned_section, summary_section, model_section, attribution_section,
+            seqlets_section, fimo_section, filters_section, marginalize_section, deltas_section, recovery_section,
             benchmark_section]
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "deltas_section",
     "filters_section",
     "fimo_section",
+    "learned_section",
     "marginalize_section",
     "model_section",
     "performance_metrics",
