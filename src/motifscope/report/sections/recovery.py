@@ -72,7 +72,10 @@ def recovery_section(ctx: ReportContext) -> Section:
         max_qvalue=ctx.setting("annotation", "max_qvalue", default=0.05),
         attribution_threshold=-np.inf,  # _fimo_calls kept only the hits above it
         min_z=ctx.setting("report", "min_z", default=3.0),
-        min_effect=ctx.setting("report", "min_effect", default=0.5))
+        min_effect=ctx.setting("report", "min_effect", default=0.5),
+        summary_calls=(ctx.tsv("summary.tsv", keep_default_na=False, na_values=[""],
+                               dtype={"motif_id": str})
+                       if ctx.stage_on("summary") and ctx.exists("summary.tsv") else None))
     section.add(paragraph(
         "Each method's calls were compared with the planted sites of sim/truth.tsv inside the "
         "analysed windows. A call names a planted motif when it is the same database motif, "
@@ -83,7 +86,9 @@ def recovery_section(ctx: ReportContext) -> Section:
         "precision: named motifs that were planted. Calls: seqlets with best match q <= "
         "annotation.max_qvalue; FIMO hits with attribution >= fimo.attribution_threshold; "
         "filters with a TOMTOM match; marginalized motifs with z >= report.min_z and an "
-        "effect of at least report.min_effect times the strongest motif's."))
+        "effect of at least report.min_effect times the strongest motif's; summary: motifs "
+        "summary.tsv calls learned. A distractor (planted for no target) is a control: "
+        "any call of it is false, so it is green when not found."))
     if per_motif.empty:
         section.status = "empty"
         return section.add(note("No method that names motifs ran, so nothing can be compared "
