@@ -8,7 +8,7 @@ rule attribute:
     log:
         log_path("attribute/{target}.{shard}"),
     conda:
-        "../envs/motifscope.yaml"
+        gpu_env()
     threads: 2
     resources:
         gpu=1,
@@ -48,5 +48,6 @@ rule merge_attributions:
         mem_mb=attempt_scaled(4000),
     params:
         dtype=config["attribution"]["dtype"],
+        allow_large_deltas=config["attribution"]["allow_large_deltas"],
     script:
         "../workflow/scripts/merge_attributions.py"

@@ -3,10 +3,18 @@ input functions are in rules/inputs/ (the only Python in rules/)."""
 
 from snakemake.utils import validate
 
+from motifscope.validation import check_config_choices, check_config_keys
+
+# unknown keys first (with "did you mean"), then the schema, then combinations of values
+check_config_keys(
+    config,
+    Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+    source=" + ".join(str(f) for f in workflow.configfiles) or "config",
+)
 validate(config, schema="../workflow/schemas/config.schema.yaml")
+check_config_choices(config)
 
 RUN = config["run"]
-TARGETS = list(config["targets"])
 SIMULATED = config["simulate"]["enabled"]
 
 
@@ -20,8 +28,21 @@ def log_path(name):
     return f"logs/{RUN}/{name}.log"
 
 
+def benchmark_path(name):
+    """Path of a step's Snakemake benchmark table (wall time, peak memory, I/O):
+    benchmarks/<run>/<name>.tsv, one file per job."""
+    return f"benchmarks/{RUN}/{name}.tsv"
+
+
 def window():
     return config["window"]
+
+
+def gpu_env():
+    """Conda environment of the GPU rules (resources gpu=1): the CUDA build of PyTorch
+    (envs/motifscope-cuda.yaml) when config conda_cuda is true, else the CPU one."""
+    name = "motifscope-cuda" if config["conda_cuda"] else "motifscope"
+    return f"../envs/{name}.yaml"
 
 
 def attempt_scaled(base):
@@ -76,6 +97,7 @@ def model_spec():
     spec = dict(config["model"])
     spec["path"] = model_file()
     spec["input_length"] = spec.get("input_length") or config["window"]
+    spec["groups"] = globals().get("TARGET_GROUPS", [])
     if SIMULATED:
         train = config["train"]
         spec.update(
@@ -92,6 +114,35 @@ def model_spec():
             },
         )
     return spec
+
+
+def _resolve_targets():
+    """config `targets` as {name: output column} (summed groups: negative columns) and the
+    groups; `all` without target_labels loads the model once to count its outputs."""
+    from motifscope import targets as targets_lib
+
+    spec = config["targets"]
+    if SIMULATED:
+        if not isinstance(spec, dict) or not all(
+            isinstance(v, int) for v in spec.values()
+        ):
+            raise ValueError(
+                "config key targets: the demo (simulate.enabled) takes a mapping "
+                "name -> output column"
+            )
+        return dict(spec), []
+    labels = config["target_labels"]
+    labels = targets_lib.read_labels(labels) if labels else None
+    needs_count = labels is None and (
+        spec == "all" or (isinstance(spec, list) and "all" in spec)
+    )
+    count = targets_lib.count_outputs(model_spec()) if needs_count else None
+    resolved = targets_lib.resolve_targets(spec, n_outputs=count, labels=labels)
+    return resolved.columns, resolved.groups
+
+
+config["targets"], TARGET_GROUPS = _resolve_targets()
+TARGETS = list(config["targets"])
 
 
 # --- the stage table -----------------------------------------------------------------------

@@ -3,6 +3,8 @@ rule filter_pwms:
     logos and weight heat maps."""
     input:
         onehot=result("loci/onehot.h5"),
+        loci=result("loci/loci.tsv"),
+        labels=filter_pwm_labels(),
         model=model_file(),
     output:
         meme=result("filters/filters.meme"),
@@ -70,7 +72,7 @@ rule filter_influence:
     log:
         log_path("filter_influence"),
     conda:
-        "../envs/motifscope.yaml"
+        gpu_env()
     threads: 2
     resources:
         gpu=1,

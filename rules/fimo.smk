@@ -9,7 +9,7 @@ rule fimo:
     log:
         log_path("fimo"),
     conda:
-        "../envs/motifscope.yaml"
+        gpu_env()
     threads: 2
     resources:
         gpu=1,

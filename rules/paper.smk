@@ -34,7 +34,7 @@ rule benchmark:
     log:
         log_path("benchmark"),
     conda:
-        "../envs/motifscope.yaml"
+        gpu_env()
     threads: 2
     resources:
         gpu=1,

@@ -16,5 +16,6 @@ rule extract_loci:
         window=config["window"],
         off_chrom=config["loci"]["off_chrom"],
         center=config["loci"]["center"],
+        max_n_fraction=config["loci"]["max_n_fraction"],
     script:
         "../workflow/scripts/extract_loci.py"

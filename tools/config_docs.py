@@ -25,7 +25,8 @@ templates for real data. Run another config with `snakemake --configfile my.yaml
 
 Keys are validated against `workflow/schemas/config.schema.yaml` when the workflow starts;
 missing keys take the defaults listed here, and a wrong value stops the run with a message
-naming the key. This file is generated from the schema by `python tools/config_docs.py`.
+naming the key. Every section is closed: an unknown key (a typo such as `n_shufles`) stops
+the run too, naming the nearest known key. This file is generated from the schema by `python tools/config_docs.py`.
 """
 
 EXAMPLES = {

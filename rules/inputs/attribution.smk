@@ -76,5 +76,6 @@ def attribution_params():
         "warning_threshold",
         "ism_start",
         "ism_end",
+        "allow_approximate",
     )
     return {key: config["attribution"][key] for key in keys}

@@ -10,6 +10,21 @@ def filter_labels():
     return [result("sim/training.tsv")] if SIMULATED else []
 
 
+def filter_pwm_labels():
+    """Labels for filters.positive_for (the filter_labels() table), or nothing."""
+    chosen = config["filters"]["positive_for"]
+    if not chosen:
+        return []
+    unknown = [t for t in chosen if t not in config["targets"]]
+    labels = filter_labels()
+    if unknown or not labels:
+        raise ValueError(
+            f"config key filters.positive_for: {unknown or chosen} "
+            + ("are not targets" if unknown else "needs filters.influence.labels")
+        )
+    return labels
+
+
 def filter_influence_inputs(wildcards):
     return {
         "onehot": result("loci/onehot.h5"),

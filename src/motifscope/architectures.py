@@ -58,3 +58,49 @@ class DemoCNN(nn.Module):
         h = self.pool1(self.relu1(self.bn1(self.conv1(X))))
         h = self.pool2(self.relu2(self.bn2(self.conv2(h))))
         return self.out(self.flatten(h))
+
+
+class DanQ(nn.Module):
+    """DanQ (Quang & Xie 2016): convolution, max-pooling, a bidirectional LSTM, two dense
+    layers; one logit per target (DanQ used 919 chromatin marks).
+
+    DeepLIFT/SHAP has no exact rule for the LSTM, so motifscope refuses it; interpret the
+    model with ``attribution.method: ism`` and the filters stage (``filters.method: danq``).
+
+    Parameters
+    ----------
+    n_targets : int, default 919
+    input_length : int, default 1000
+    n_filters : int, default 320
+    filter_width : int, default 26
+        First-layer kernel (no padding).
+    pool : int, default 13
+        Max-pooling width and stride.
+    hidden : int, default 320
+        LSTM units per direction.
+    dense : int, default 925
+
+    Shapes
+    ------
+    forward(X): (B, 4, L) float -> (B, n_targets) logits.
+    """
+
+    def __init__(self, n_targets: int = 919, input_length: int = 1000, n_filters: int = 320,
+                 filter_width: int = 26, pool: int = 13, hidden: int = 320, dense: int = 925):
+        super().__init__()
+        self.conv1 = nn.Conv1d(4, n_filters, filter_width)
+        self.relu1 = nn.ReLU()
+        self.pool1 = nn.MaxPool1d(pool, pool)
+        self.drop1 = nn.Dropout(0.2)
+        self.lstm = nn.LSTM(n_filters, hidden, batch_first=True, bidirectional=True)
+        self.drop2 = nn.Dropout(0.5)
+        steps = (input_length - filter_width + 1) // pool
+        self.dense = nn.Linear(2 * hidden * steps, dense)
+        self.relu2 = nn.ReLU()
+        self.out = nn.Linear(dense, n_targets)
+
+    def forward(self, X):
+        h = self.drop1(self.pool1(self.relu1(self.conv1(X))))
+        h, _ = self.lstm(h.transpose(1, 2))
+        h = self.drop2(h).flatten(1)
+        return self.out(self.relu2(self.dense(h)))

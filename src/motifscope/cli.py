@@ -186,12 +186,41 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--source",
                          help="folder holding the profiles (default: the clone's profiles/)")
     install.add_argument("--force", action="store_true", help="replace an installed profile")
+    convert = commands.add_parser(
+        "convert-model", help="turn a torch.save(model) file into a safe state_dict + config",
+        description="Unpickle a whole-model file (e.g. bpnet-lite's model.torch) once, "
+                    "trusting it explicitly, and write its state_dict (OUT) and the config "
+                    "model section that rebuilds it (OUT.yaml).")
+    convert.add_argument("source", help="the torch.save(model) file")
+    convert.add_argument("output", help="state_dict to write (the config goes to OUTPUT.yaml)")
+    convert.add_argument("--trust", action="store_true",
+                         help="required: unpickling runs code stored in the file")
+    convert.add_argument("--input-length", type=int,
+                         help="model input length (BPNet control track), default 2114")
     return parser
+
+
+def _convert(args) -> int:
+    # Here, not at the top: convert imports torch, which the other commands do not need.
+    from motifscope.convert import convert_model
+
+    try:
+        weights, config, note = convert_model(args.source, args.output, trust=args.trust,
+                                              input_length=args.input_length)
+    except InputError as err:
+        print(f"motifscope: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {weights} and {config}; copy its model section into your config")
+    if note:
+        print(f"  note: {note}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``motifscope`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "convert-model":
+        return _convert(args)
     try:
         target = install_profile(args.name, dest=args.dest, source=args.source, force=args.force,
                                  account=args.account, no_account=args.no_account,

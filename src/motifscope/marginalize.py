@@ -28,6 +28,7 @@ import torch
 
 from motifscope import ersatz
 from motifscope.attribution import deep_lift_shap
+from motifscope.checks import check_finite
 from motifscope.errors import InputError
 from motifscope.io import open_fasta, read_peaks
 from motifscope.plot import style
@@ -556,6 +557,7 @@ def marginalize_motifs(model, backgrounds, motifs: Mapping, targets=None, target
 
     before = _as_2d(predict(model, backgrounds, batch_size=batch_size, device=device,
                             verbose=False)).numpy()
+    check_finite(before, "marginalize", describe=lambda i: f"background sequence {i}")
     target_names, targets = _resolve_targets(targets, target_names, before.shape[1])
     deltas = np.empty((len(names), before.shape[1], n_backgrounds))
     attr_deltas = np.empty((len(names), len(targets), n_backgrounds)) if func != "predict" else None
@@ -569,6 +571,8 @@ def marginalize_motifs(model, backgrounds, motifs: Mapping, targets=None, target
         edited = _edited_chunk(backgrounds, chunk, instances)
         after = _as_2d(predict(model, edited, batch_size=batch_size, device=device,
                                verbose=False)).numpy()
+        check_finite(after, "marginalize", describe=lambda i, chunk=chunk: (
+            f"background {i % n_backgrounds} with motif {chunk[i // n_backgrounds]!r}"))
         after = after.reshape(len(chunk), n_backgrounds, -1).transpose(0, 2, 1)
         deltas[first:first + len(chunk)] = after - before.T[None]
         if attr_deltas is not None:

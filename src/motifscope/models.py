@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from motifscope.checks import check_finite, fixed_batch_message, wrong_format_message
 from motifscope.errors import InputError
 
 FORMATS = ("state_dict", "torchscript", "export")
@@ -71,6 +72,9 @@ def _load_network(path: Path, fmt: str, class_path: str | None, kwargs: Mapping 
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - torch raises many types here
+            wrong = wrong_format_message(path, fmt)
+            if wrong:
+                raise InputError(wrong) from err
             raise InputError(f"{path}: cannot be read as a weights-only state_dict ({err}); "
                              "save it with torch.save(model.state_dict(), path)") from err
         if isinstance(state, Mapping) and "state_dict" in state and isinstance(
@@ -93,12 +97,18 @@ def _load_network(path: Path, fmt: str, class_path: str | None, kwargs: Mapping 
         try:
             return torch.jit.load(str(path), map_location="cpu")
         except Exception as err:  # noqa: BLE001
+            wrong = wrong_format_message(path, fmt)
+            if wrong:
+                raise InputError(wrong) from err
             raise InputError(f"{path}: not a TorchScript archive ({err}); set model.format to "
                              "'state_dict' or 'export' to match how it was saved") from err
     if fmt == "export":
         try:
             return torch.export.load(str(path)).module()
         except Exception as err:  # noqa: BLE001
+            wrong = wrong_format_message(path, fmt)
+            if wrong:
+                raise InputError(wrong) from err
             raise InputError(f"{path}: not a torch.export archive ({err}); set model.format "
                              "to match how it was saved") from err
     raise InputError(f"config key model.format: '{fmt}' is not one of {', '.join(FORMATS)}")
@@ -117,7 +127,13 @@ class ModelAdapter(nn.Module):
     extra_inputs : sequence of tuple of int, default ()
         Shapes (without the batch axis) of additional inputs that the network takes after
         the sequence, filled with zeros when the caller gives none (e.g. a BPNet control
-        track of shape (2, 1000)).
+        track of shape (2, 2114): bpnet-lite takes the control at the full input length).
+    transform : str or None, default None
+        ``"bpnet_profile"``: the selected output is a profile head's logits ``(B, S, L)``,
+        explained as bpnet-lite does (:class:`motifscope.bpnet.ProfileScore`, one output).
+    groups : sequence of sequence of int, default ()
+        Output columns to sum: each group adds one output after the model's own, in order
+        (multi-task targets such as ``{nrsf: [3, 7, 12]}``).
 
     Notes
     -----
@@ -125,11 +141,21 @@ class ModelAdapter(nn.Module):
     index addresses one scalar per example.
     """
 
-    def __init__(self, model: nn.Module, output=None, extra_inputs=()):
+    def __init__(self, model: nn.Module, output=None, extra_inputs=(), transform=None,
+                 groups=()):
         super().__init__()
         self.model = model
         self.output = output
         self.extra_inputs = [tuple(int(d) for d in s) for s in extra_inputs]
+        self.transform = None
+        if transform is not None:
+            from motifscope.bpnet import OUTPUT_TRANSFORMS
+
+            if transform not in OUTPUT_TRANSFORMS:
+                raise InputError(f"config key model.output_transform: '{transform}' is not "
+                                 f"one of {', '.join(OUTPUT_TRANSFORMS)}")
+            self.transform = OUTPUT_TRANSFORMS[transform]()
+        self.groups = [[int(i) for i in group] for group in groups]
 
     def train(self, mode: bool = True):
         """Set train/eval mode; networks that refuse it (torch.export modules) are left as is."""
@@ -163,9 +189,21 @@ class ModelAdapter(nn.Module):
                 raise InputError(f"config key model.output: {self.output!r} is not a valid "
                                  f"index for the model's {len(y)} outputs")
             y = y[self.output]
+        if self.transform is not None:
+            y = self.transform(y)
         if y.ndim == 1:
             y = y[:, None]
-        return y.reshape(y.shape[0], -1)
+        y = y.reshape(y.shape[0], -1)
+        if self.groups:
+            n_out = y.shape[1]
+            for group in self.groups:
+                bad = [i for i in group if not -n_out <= i < n_out]
+                if bad:
+                    raise InputError(f"config key targets: output index {bad[0]} of a summed "
+                                     f"group is out of range for the model's {n_out} outputs")
+            y = torch.cat([y, *(y[:, group].sum(dim=1, keepdim=True)
+                                for group in self.groups)], dim=1)
+        return y
 
     def forward(self, X, *args):
         if not args and self.extra_inputs:
@@ -210,11 +248,15 @@ def check_model(model: ModelAdapter, input_length: int, n_targets: int | None = 
         with torch.no_grad():
             raw = model.model(X, *args)
     except Exception as err:  # noqa: BLE001 - any failure here is a shape/config mismatch
+        fixed = fixed_batch_message(model.model, path)
+        if fixed:
+            raise InputError(fixed) from err
         shapes = ", ".join(str(tuple(a.shape)) for a in (X, *args))
         raise InputError(f"{path}: a dummy forward pass with inputs of shape {shapes} failed "
                          f"({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
                          "check `window`/model.input_length and model.extra_inputs") from err
     y = model.select(raw)
+    check_finite(y, f"{path}: dummy forward pass on an all-zero window")
     n_out = y.shape[1]
     if n_targets is not None and n_out != n_targets:
         raise InputError(f"{path}: the selected output has shape {tuple(y.shape)} "
@@ -236,7 +278,8 @@ def load_model(spec: Mapping, input_length: int | None = None, check: bool = Tru
         Keys: ``path`` (file), ``format`` (``state_dict`` | ``torchscript`` | ``export``,
         default ``state_dict``), ``class`` and ``kwargs`` (for ``state_dict``), ``output``
         (index or key of the output to use, for multi-output models), ``extra_inputs``
-        (list of ``{shape: [...]}`` for inputs after the sequence) and ``input_length``.
+        (list of ``{shape: [...]}`` for inputs after the sequence), ``input_length``,
+        ``output_transform`` and ``groups`` (see :class:`ModelAdapter`).
     input_length : int, optional
         Overrides ``spec["input_length"]``; when known, one dummy forward pass checks that
         the model accepts ``(1, 4, input_length)``.
@@ -263,7 +306,9 @@ def load_model(spec: Mapping, input_length: int | None = None, check: bool = Tru
     fmt = spec.get("format", "state_dict")
     net = _load_network(path, fmt, spec.get("class"), spec.get("kwargs"))
     extra = [e["shape"] if isinstance(e, Mapping) else e for e in spec.get("extra_inputs", [])]
-    model = ModelAdapter(net, output=spec.get("output"), extra_inputs=extra)
+    model = ModelAdapter(net, output=spec.get("output"), extra_inputs=extra,
+                         transform=spec.get("output_transform"),
+                         groups=spec.get("groups", ()))
     model.float().eval()
     length = input_length or spec.get("input_length")
     if check and length:

@@ -166,3 +166,19 @@ def numba_kernels(module: str, device: torch.device, enabled: bool = True):
         return importlib.import_module(module)
     except ImportError:
         return None
+
+
+def write_tsv_gz(frame, path: str | os.PathLike, **to_csv) -> None:
+    """Write a DataFrame as a gzip file atomically and reproducibly: the gzip header holds
+    mtime 0 and the output's own name (without ``.gz``), not the temporary file's, so two
+    runs of the same config write the same bytes. ``to_csv`` goes to ``frame.to_csv``
+    (e.g. ``sep="\\t", index=False``)."""
+    import gzip
+    import io
+
+    path = Path(path)
+    inner = path.name[:-3] if path.name.endswith(".gz") else path.name
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename=inner, mode="wb", fileobj=raw, mtime=0) as packed, \
+            io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
+        frame.to_csv(text, **to_csv)

@@ -9,7 +9,6 @@ the PID files start.sh wrote, so nothing else on the machine is touched.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import json
 import os
@@ -250,8 +249,7 @@ def compare_results(reference: Path, other: Path) -> list[str]:
     """Differences between two ``results/`` trees; an empty list when they are equal.
 
     Files must be byte-identical, except: HDF5 files are compared dataset by dataset
-    (values, dtypes, attributes; HDF5 metadata bytes may differ), gzip files by their
-    decompressed content (the header stores a time), ``.pt`` files by their tensors (the
+    (values, dtypes, attributes; HDF5 metadata bytes may differ), ``.pt`` files by their tensors (the
     zip archive's folder name comes from the file name it was first written to), JSON
     files without timing keys (``train_seconds``), and HTML without the git revision and
     without the checksums of files that passed one of these content comparisons.
@@ -259,9 +257,9 @@ def compare_results(reference: Path, other: Path) -> list[str]:
     left, right = _result_files(reference), _result_files(other)
     problems = [f"only in {reference}: {p}" for p in sorted(left - right)]
     problems += [f"only in {other}: {p}" for p in sorted(right - left)]
-    content_compare = {".h5": _same_h5, ".pt": _same_state_dict, ".json": _same_json,
-                       ".gz": lambda a, b: gzip.decompress(a.read_bytes()) ==
-                       gzip.decompress(b.read_bytes())}
+    content_compare = {".h5": _same_h5, ".pt": _same_state_dict, ".json": _same_json}
+    # gzip files are compared byte for byte: they are written with mtime 0 and a fixed
+    # inner name (motifscope.utils.write_tsv_gz)
     equivalent, pages = {}, []
     for name in sorted(left & right):
         a, b = reference / name, other / name

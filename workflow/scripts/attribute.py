@@ -18,10 +18,12 @@ import numpy as np
 import torch
 
 from motifscope.attribution import deep_lift_shap, saturation_mutagenesis
+from motifscope.checks import check_finite
 from motifscope.errors import InputError
 from motifscope.io.attributions import delta_summary, write_shard
 from motifscope.models import check_model, load_model
 from motifscope.utils import resolve_device
+from motifscope.validation import check_attributable
 
 METHODS = ("deeplift_shap", "ism")
 log = logging.getLogger("motifscope.attribute")
@@ -41,7 +43,8 @@ def compute(model, X, method, target_index, start, params, device, random_state)
                                   random_state=random_state, hypothetical=True,
                                   return_deltas=True,
                                   warning_threshold=params["warning_threshold"],
-                                  example_ids=torch.arange(start, start + len(X)))
+                                  example_ids=torch.arange(start, start + len(X)),
+                                  allow_approximate=bool(params.get("allow_approximate")))
     return attr.float().numpy(), deltas.float().numpy()
 
 
@@ -65,7 +68,7 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
         Loci of the shard; clipped to N (a shard past the end is empty).
     params : dict
         The config's ``attribution`` section: ``method``, ``n_shuffles``, ``batch_size``,
-        ``warning_threshold``, ``ism_start``, ``ism_end``.
+        ``warning_threshold``, ``ism_start``, ``ism_end``, ``allow_approximate``.
     device : str
     random_state : int
         Seed of the dinucleotide-shuffle references (per locus index, so shards agree with
@@ -75,7 +78,8 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
     ------
     motifscope.errors.InputError
         Unknown method, target index out of range, model output shape mismatch,
-        ``device: cuda`` without CUDA, N in sequences with the default references.
+        ``device: cuda`` without CUDA, a layer without an exact DeepLIFT rule (unless
+        ``allow_approximate``).
     """
     method = params.get("method", "deeplift_shap")
     if method not in METHODS:
@@ -90,6 +94,8 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
     model = load_model(model_spec, input_length=length)
     check_model(model, length, target_indices=[target_index],
                 path=str(model_spec.get("path", "model")))
+    if method == "deeplift_shap":  # rules need module structure (issue 19, case 1)
+        check_attributable(model, model_spec.get("format"), str(model_spec.get("path", "model")))
     log.info("%s for target %s (output %d), loci [%d, %d) of %d, L=%d, device %s", method,
              target, target_index, start, end, n_loci, length, device)
 
@@ -101,6 +107,9 @@ def main(onehot, output, model_spec, target, target_index, start, end, params,
                                    random_state)
         for warning in caught:
             log.warning("%s", warning.message)
+        what = f"{model_spec.get('path', 'model')}: attribute (target {target})"
+        check_finite(attr, what, offset=start)
+        check_finite(deltas, f"{what}, convergence deltas", offset=start)
         message = " | ".join(str(w.message) for w in caught)
     else:
         n_refs = 0 if method == "ism" else int(params["n_shuffles"])

@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 
 from _common import run
-from motifscope.errors import InputError
+from motifscope.checks import check_predictions_finite
 from motifscope.filters import filter_influence
 from motifscope.io import read_loci
+from motifscope.io.labels import read_locus_labels
 from motifscope.models import check_model, load_model
 from motifscope.utils import atomic_path, resolve_device
+from motifscope.validation import check_finite_table
 
 log = logging.getLogger("motifscope.filter_influence")
 
@@ -19,22 +21,7 @@ log = logging.getLogger("motifscope.filter_influence")
 def read_labels(path: str, loci: pd.DataFrame, targets: list[str]) -> np.ndarray:
     """Labels of the loci, (N, T), from a TSV with a `name` (or `idx`) column and one
     column per target; the demo's sim/training.tsv has this layout."""
-    table = pd.read_csv(path, sep="\t", dtype={"name": str})
-    key = "name" if "name" in table.columns else "idx" if "idx" in table.columns else None
-    if key is None:
-        raise InputError(f"{path}: labels need a `name` (locus name) or `idx` column; "
-                         "config key filters.influence.labels")
-    missing = [t for t in targets if t not in table.columns]
-    if missing:
-        raise InputError(f"{path}: no label column for targets {missing}; add one column per "
-                         "target (config key filters.influence.labels)")
-    table = table.drop_duplicates(key).set_index(key)
-    keys = loci[key].astype(table.index.dtype)
-    absent = ~keys.isin(table.index)
-    if absent.any():
-        raise InputError(f"{path}: {int(absent.sum())} loci have no labels (first: "
-                         f"{keys[absent].iloc[0]}); give a row per locus")
-    return table.loc[keys, targets].to_numpy(dtype=np.float32)
+    return read_locus_labels(path, loci, targets)
 
 
 def main(onehot: str, loci_file: str, labels: str | None, model_spec: dict, targets: dict,
@@ -56,6 +43,11 @@ def main(onehot: str, loci_file: str, labels: str | None, model_spec: dict, targ
                                  targets=list(targets.values()), target_names=list(targets),
                                  batch_size=batch_size,
                                  filters_per_pass=options["filters_per_pass"], device=dev)
+        numeric = table.select_dtypes("number").to_numpy(dtype=float)
+        if not np.isfinite(numeric).all():  # NaN model outputs, or a constant prediction
+            check_predictions_finite(model, X, "filter_influence", loci=loci,
+                                     batch_size=batch_size, device=dev)
+    check_finite_table(table, "filter", "filter influence", path=model_spec["path"])
     for target in targets:
         rows = table[table["target"] == target]
         top = rows.reindex(rows["score"].abs().sort_values(ascending=False).index).head(3)

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from _common import run
 from motifscope.filters import filter_pwms, plot_filter_logos, plot_filter_weights
@@ -16,13 +17,24 @@ log = logging.getLogger("motifscope.filter_pwms")
 
 
 def main(onehot: str, model_spec: dict, settings: dict, batch_size: int, device: str,
-         meme_out: str, pwms_out: str, logos_dir: str, weights_png: str) -> None:
+         meme_out: str, pwms_out: str, logos_dir: str, weights_png: str,
+         loci_file: str | None = None, labels: str | None = None) -> None:
     model = load_model(model_spec)
     dev = resolve_device(device)
+    positive_for = settings.get("positive_for") or []
     with h5py.File(onehot, "r") as h5:
         X = h5["X"]
         if settings["max_loci"]:
             X = X[:settings["max_loci"]]
+        if positive_for:
+            from motifscope.io import read_loci
+            from motifscope.io.labels import positive_loci
+
+            loci = read_loci(loci_file).iloc[:X.shape[0]]
+            keep = positive_loci(labels, loci, list(positive_for))
+            log.info("%d of %d loci positive for %s (filters.positive_for)", int(keep.sum()),
+                     len(keep), ", ".join(positive_for))
+            X = X[np.flatnonzero(keep)]
         log.info("%d loci of %d bp, method %s, device %s", X.shape[0], X.shape[2],
                  settings["method"], dev)
         result = filter_pwms(model, X, layer=settings["layer"],
@@ -54,4 +66,5 @@ if "snakemake" in globals():
         settings=snakemake.params.filters, batch_size=snakemake.params.batch_size,
         device=snakemake.params.device, meme_out=snakemake.output.meme,
         pwms_out=snakemake.output.pwms, logos_dir=snakemake.output.logos,
-        weights_png=snakemake.output.weights)
+        weights_png=snakemake.output.weights, loci_file=snakemake.input.loci,
+        labels=(snakemake.input.labels or [None])[0])

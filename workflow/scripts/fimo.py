@@ -11,7 +11,7 @@ import logging
 from _common import run
 from motifscope.io import read_loci, read_meme, read_onehot, select_motifs, window_offsets
 from motifscope.motifs import fimo
-from motifscope.utils import atomic_path
+from motifscope.utils import write_tsv_gz
 
 log = logging.getLogger("motifscope.fimo")
 
@@ -31,8 +31,7 @@ def main(onehot: str, loci_file: str, motif_file: str, settings: dict, device: s
     hits["genome_start"] = window_start + hits["start"].to_numpy()
     hits["genome_end"] = window_start + hits["end"].to_numpy()
     log.info("%d hits", len(hits))
-    with atomic_path(out) as tmp:
-        hits.to_csv(tmp, sep="\t", index=False, compression="gzip")
+    write_tsv_gz(hits, out, sep="\t", index=False)  # mtime 0, fixed inner name
 
 
 if "snakemake" in globals():

@@ -25,7 +25,7 @@ from motifscope.io.attributions import hypothetical_blocks
 from motifscope.motifs import fimo_counts, span_attributions
 from motifscope.motifs.enrichment import add_enrichment, attribution_enrichment, \
     hit_null_pvalues
-from motifscope.utils import atomic_path
+from motifscope.utils import atomic_path, write_tsv_gz
 
 log = logging.getLogger("motifscope.fimo_attribution")
 BLOCK = 1000  # loci read at a time
@@ -77,8 +77,7 @@ def main(scan: str, onehot: str, attribution_file: str, motif_file: str, setting
              "q_conditional <= %g", len(hits), int(above.sum()), threshold_label(settings),
              int((counts["q_conditional"] <= settings["null_alpha"]).sum()),
              settings["null_alpha"])
-    with atomic_path(hits_out) as tmp:
-        hits.to_csv(tmp, sep="\t", index=False, compression="gzip")
+    write_tsv_gz(hits, hits_out, sep="\t", index=False)  # mtime 0, fixed inner name
     with atomic_path(counts_out) as tmp:
         counts.to_csv(tmp, sep="\t", index=False)
 

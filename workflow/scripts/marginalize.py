@@ -10,6 +10,7 @@ from motifscope.marginalize import make_backgrounds, marginalize_motifs, plot_ma
 from motifscope.models import check_model, load_model
 from motifscope.plot import save_figure
 from motifscope.utils import atomic_path, resolve_device
+from motifscope.validation import check_attributable, check_finite_table
 
 log = logging.getLogger("motifscope.marginalize")
 
@@ -20,6 +21,9 @@ def main(model_spec: dict, motif_file: str, genome: str, peaks: str, onehot: str
     model = load_model(model_spec)
     length = model_spec["input_length"]
     check_model(model, length, target_indices=list(targets.values()), path=model_spec["path"])
+    if settings["func"] == "deep_lift_shap":
+        check_attributable(model, model_spec.get("format"), model_spec["path"],
+                           key="marginalize.func: predict")
     motifs = select_motifs(read_meme(motif_file), settings["motifs"], "marginalize.motifs")
     kind = settings["background"]
     with h5py.File(onehot, "r") as h5:  # shuffled_peaks reads only the drawn windows
@@ -35,6 +39,8 @@ def main(model_spec: dict, motif_file: str, genome: str, peaks: str, onehot: str
                                func=settings["func"], instance=settings["instance"],
                                random_state=random_state, batch_size=batch_size, device=dev,
                                **extra)
+    check_finite_table(table, "motif", f"marginalization effects ({settings['func']})",
+                       path=model_spec["path"])
     for target, table_out, plot_out in zip(targets, tables, plots):
         rows = table[table["target"] == target].drop(columns="target")
         with atomic_path(table_out) as tmp:

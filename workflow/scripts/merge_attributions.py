@@ -10,15 +10,30 @@ shape (N, 4, L), streamed into the archive without building the whole array.
 
 import json
 import logging
+from pathlib import Path
 
 from motifscope.attribution.summary import PositionProfile, summary_figure
+from motifscope.errors import InputError
 from motifscope.io.attributions import delta_summary, merge_shards
 from motifscope.plot import save_figure
 
 log = logging.getLogger("motifscope.merge_attributions")
 
 
-def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, figure=None):
+def refuse_large_deltas(shard_warnings: list[str], allow: bool) -> None:
+    """Fail the stage when any shard warned about convergence deltas above
+    ``attribution.warning_threshold``, unless ``allow`` (``attribution.allow_large_deltas``)."""
+    if shard_warnings and not allow:
+        raise InputError(f"{len(shard_warnings)} shard(s) have convergence deltas above "
+                         "attribution.warning_threshold (first: "
+                         f"{shard_warnings[0].split(': deep_lift_shap: ')[0]}): the "
+                         "attributions do not add up to the output change; use "
+                         "attribution.method: ism, a model whose layers all have DeepLIFT "
+                         "rules, or set attribution.allow_large_deltas: true to accept them")
+
+
+def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, figure=None,
+         allow_large_deltas=False):
     """Merge shard files (in shard order) into ``output``.
 
     Parameters
@@ -36,6 +51,9 @@ def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, f
     figure : path, optional
         ``<stem>.png``: the QC figure (also ``<stem>.pdf``), see
         :func:`motifscope.attribution.summary.summary_figure`.
+    allow_large_deltas : bool, default False
+        Keep going when shards warned about large convergence deltas (else InputError, and
+        the merged files are removed).
 
     The merge itself is :func:`motifscope.io.attributions.merge_shards`.
     """
@@ -57,6 +75,13 @@ def main(shards, output, onehot, dtype="float32", ohe_npz=None, shap_npz=None, f
         log.warning("%d shard(s) had large convergence deltas: the attributions do not add "
                     "up to the output change there; see the messages above",
                     len(merged["warnings"]))
+    try:
+        refuse_large_deltas(merged["warnings"], allow_large_deltas)
+    except InputError:
+        for path in (output, ohe_npz, shap_npz):
+            if path:
+                Path(path).unlink(missing_ok=True)
+        raise
     if figure:
         save_figure(summary_figure(profile.get("p") or PositionProfile(merged["length"]),
                                    merged["deltas"], merged["target"], merged["method"]),
@@ -71,4 +96,5 @@ if "snakemake" in globals():
         output=snakemake.output.h5, onehot=snakemake.input.onehot,  # noqa: F821
         dtype=snakemake.params.dtype, ohe_npz=snakemake.output.get("ohe"),  # noqa: F821
         shap_npz=snakemake.output.get("shap"),  # noqa: F821
-        figure=snakemake.output.png)  # noqa: F821
+        figure=snakemake.output.png,  # noqa: F821
+        allow_large_deltas=snakemake.params.allow_large_deltas)  # noqa: F821

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from _common import run
+from motifscope.checks import check_finite
 from motifscope.io import read_loci
 from motifscope.models import check_model, load_model
 from motifscope.predict import predict
@@ -29,6 +30,7 @@ def main(onehot: str, loci_file: str, model_spec: dict, targets: dict, batch_siz
                    for lo in range(0, X.shape[0], chunk)]
     Y = np.concatenate(outputs) if outputs else np.zeros((0, len(targets)), np.float32)
     loci = read_loci(loci_file)
+    check_finite(Y, "predict", loci=loci)
     table = pd.DataFrame({"idx": loci["idx"], "chrom": loci["chrom"], "start": loci["start"],
                           "end": loci["end"], "name": loci["name"]})
     for name, index in targets.items():

@@ -8,5 +8,6 @@ the one-hot layout (rows A, C, G, T).
 
 from motifscope.attribution.deeplift import deep_lift_shap
 from motifscope.attribution.ism import saturation_mutagenesis
+from motifscope.attribution.transformer import BilinearOp
 
-__all__ = ["deep_lift_shap", "saturation_mutagenesis"]
+__all__ = ["deep_lift_shap", "saturation_mutagenesis", "BilinearOp"]

@@ -34,6 +34,38 @@ from torch.nn.modules import module as module_registry
 from torch.overrides import TorchFunctionMode
 
 
+class _ApplyRulePair(torch.autograd.Function):
+    """As :class:`_ApplyRule` for a layer with two tensor operands (``BilinearOp``): the
+    rule's backward returns the gradients of both."""
+
+    @staticmethod
+    def forward(ctx, left, right, carried):
+        output, backward = carried
+        ctx.rule_backward = backward
+        return output
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_left, grad_right = ctx.rule_backward(grad)
+        return grad_left, grad_right, None
+
+
+def _operands(rule) -> int:
+    return getattr(rule, "operands", 1)
+
+
+def _version(x):
+    return tuple(t._version for t in x) if isinstance(x, tuple) else x._version
+
+
+def _detached(x):
+    return tuple(t.detach() for t in x) if isinstance(x, tuple) else x.detach()
+
+
+def _tracked(x) -> bool:
+    return any(t.requires_grad for t in x) if isinstance(x, tuple) else x.requires_grad
+
+
 class _ApplyRule(torch.autograd.Function):
     """Identity in the forward pass (returns the layer's own output values); the backward
     pass maps the incoming gradient through a DeepLIFT rule instead of the layer's Jacobian.
@@ -60,6 +92,10 @@ class _Record:
     y: torch.Tensor
     x_version: int
     y_version: int
+
+
+def _as_tuple(x):
+    return x if isinstance(x, tuple) else (x,)
 
 
 def _first_output(output):
@@ -160,24 +196,31 @@ class DeepLiftPasses:
 
     # -- hooks ------------------------------------------------------------------------------
     def _pre_hook(self, module, args):
+        if self.recorder is not None and self._mode is not None:
+            self.recorder.modules.append(module)
         if self._mode is None or self.rule_for(module) is None:
             return None
         outermost = not self._stack
         if getattr(module, "inplace", False) is True:
             module.inplace = False
             self._inplace_restore.append(module)
-        x = args[0] if outermost and args and isinstance(args[0], torch.Tensor) else None
-        self._stack.append((x, args[1:]))
+        n = _operands(self.rule_for(module))
+        tensors = outermost and len(args) >= n and all(
+            isinstance(a, torch.Tensor) for a in args[:n])
+        x = (args[0] if n == 1 else tuple(args[:n])) if tensors else None
+        self._stack.append((x, args[n:]))
         if self.recorder is not None:
             self.recorder.depth += 1
-        if self._mode == "apply" and x is not None and x.requires_grad:
+        if self._mode == "apply" and x is not None and _tracked(x):
             # the layer runs on a detached input (no autograd graph, no saved tensors, and
             # max-pooling takes its fast path without indices); the rule's output carries
             # the gradient instead
-            return (x.detach(), *args[1:])
+            return (*_as_tuple(_detached(x)), *args[n:])
         return None
 
     def _post_hook(self, module, args, output):
+        if self.recorder is not None and self._mode is not None and self.recorder.modules:
+            self.recorder.modules.pop()
         if self._mode is None or self.rule_for(module) is None or not self._stack:
             return None
         x, rest = self._stack.pop()
@@ -189,7 +232,7 @@ class DeepLiftPasses:
                 if x is not None and isinstance(y, torch.Tensor):
                     if not getattr(self.rule_for(module), "needs_reference_output", True):
                         y = None
-                    self._records.append(_Record(module, x, y, x._version,
+                    self._records.append(_Record(module, x, y, _version(x),
                                                  0 if y is None else y._version))
                 else:
                     self._records.append(_Record(module, None, None, 0, 0))
@@ -215,9 +258,9 @@ class DeepLiftPasses:
                 f"layer call {self._cursor} was {type(record.module).__name__} on the "
                 f"references but {type(module).__name__} on the examples; DeepLIFT needs a "
                 "forward pass whose layer calls do not depend on the input values")
-        if x is None or record.x is None or not x.requires_grad:
+        if x is None or record.x is None or not _tracked(x):
             return None
-        if record.x._version != record.x_version or (
+        if _version(record.x) != record.x_version or (
                 record.y is not None and record.y._version != record.y_version):
             raise RuntimeError(
                 f"the input or output of {type(module).__name__} was modified in place after "
@@ -234,6 +277,9 @@ class DeepLiftPasses:
                 y_leaf = _first_output(self._rerun(module, x_leaf, rest))
             return torch.autograd.grad(y_leaf, x_leaf, grad)[0]
 
+        if isinstance(x, tuple):  # a two-operand layer (BilinearOp)
+            backward = rule(module, _detached(x), record.x, y, record.y, None)
+            return _replace_first_output(output, _ApplyRulePair.apply(*x, (y, backward)))
         backward = rule(module, x.detach(), record.x, y, record.y, local_grad)
         if backward is None:  # treated as linear: the layer's own gradient, so rerun it
             with torch.enable_grad():
@@ -255,8 +301,8 @@ _NONLINEAR_NAMES = {
     F: "relu relu6 leaky_relu elu selu celu gelu silu mish softplus softshrink hardshrink "
        "tanhshrink hardtanh hardsigmoid hardswish logsigmoid softsign prelu rrelu glu "
        "threshold sigmoid tanh softmax log_softmax max_pool1d max_pool2d adaptive_max_pool1d "
-       "adaptive_max_pool2d layer_norm group_norm normalize instance_norm "
-       "multi_head_attention_forward scaled_dot_product_attention",
+       "adaptive_max_pool2d layer_norm rms_norm group_norm normalize instance_norm "
+       "multi_head_attention_forward",
     torch: "relu sigmoid tanh exp expm1 log log1p log2 log10 sqrt rsqrt square pow abs clamp "
            "clip softmax log_softmax max_pool1d max_pool2d max min amax amin maximum minimum "
            "logsumexp erf sin cos norm topk sort lstm gru rnn_tanh rnn_relu",
@@ -307,13 +353,20 @@ class FunctionalNonlinearityRecorder(TorchFunctionMode):
     Attributes
     ----------
     found : dict[str, str]
-        Function name -> first call site (``file:line``).
+        Function name -> where it was first called: the innermost module running it
+        (``name (Class)``, names from ``names``) and the call site (``file:line``).
+    modules : list
+        The module calls in progress (kept by :class:`DeepLiftPasses`).
+    names : dict
+        ``id(module) -> qualified name`` (e.g. from ``model.named_modules()``).
     """
 
-    def __init__(self):
+    def __init__(self, names=None):
         super().__init__()
         self.depth = 0
         self.found: dict[str, str] = {}
+        self.modules: list = []
+        self.names = dict(names or {})
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -323,8 +376,16 @@ class FunctionalNonlinearityRecorder(TorchFunctionMode):
                 func, args, tracked)
             if nonlinear:
                 name = _UNARY_NONLINEAR.get(func) or _PRODUCTS[func]
-                self.found.setdefault(name, _call_site())
+                self.found.setdefault(name, self._where())
         return func(*args, **kwargs)
+
+    def _where(self) -> str:
+        site = _call_site()
+        if not self.modules:
+            return site
+        module = self.modules[-1]
+        name = self.names.get(id(module), "")
+        return f"in {name or 'model'} ({type(module).__name__}), {site}"
 
     @staticmethod
     def _product(func, args, tracked) -> bool:

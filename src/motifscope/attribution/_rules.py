@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from motifscope.attribution.transformer import BilinearOp, known_third_party_rules
 from motifscope.errors import InputError
 
 # Below this input change the secant is numerically meaningless; the layer's own gradient is
@@ -205,6 +206,109 @@ def softmax(module, x, x_ref, y, y_ref, local_grad) -> Backward:
     return backward
 
 
+def _norm_statistics(x, n_dims, eps, centre):
+    """Mean (None without centring) and inverse scale ``v = (mean(a^2) + eps)^-1/2`` of
+    ``x`` over its last ``n_dims`` axes, with ``a = x - mean`` (or ``x``)."""
+    dims = tuple(range(-n_dims, 0))
+    mean = x.mean(dim=dims, keepdim=True) if centre else None
+    a = x - mean if centre else x
+    return a, (a.square().mean(dim=dims, keepdim=True) + eps).rsqrt()
+
+
+def _normalization(module, x, x_ref, centre: bool) -> Backward:
+    """Exact rule for LayerNorm (``centre``) and RMSNorm.
+
+    ``y = gamma * a * v + beta`` with ``a = x - mean(x)`` (LayerNorm) or ``a = x``
+    (RMSNorm), ``s = mean(a^2)`` and ``v = (s + eps)^-1/2``, over the normalised axes
+    (D elements). The chain of exact multipliers is: the product ``a * v`` by the midpoint
+    rule (``Δ(a v) = Δa (v + v_ref)/2 + (a + a_ref)/2 Δv``), ``v(s)`` by its secant, which
+    has the closed form ``Δv/Δs = -v² v_ref² / (v + v_ref)`` (no cancellation, no guard),
+    the square in ``s`` by ``Δ(a²) = (a + a_ref) Δa``, and the centring as the linear map it
+    is. With ``g~ = g * gamma`` this gives
+
+        grad_a = v_mid g~ + (a + a_ref) / (2D) * Δv/Δs * Σ g~ (a + a_ref)
+
+    and, for LayerNorm, ``grad_x = grad_a - mean(grad_a)``. ``beta`` cancels in Δy. This
+    is the rule of tangermeme 1.6 (``_layernorm``/``_rmsnorm``), derived here on its own.
+    """
+    n_dims = len(module.normalized_shape)
+    dims = tuple(range(-n_dims, 0))
+    eps = module.eps if module.eps is not None else torch.finfo(x.dtype).eps
+    a, v = _norm_statistics(x, n_dims, eps, centre)
+    a_ref, v_ref = _norm_statistics(x_ref, n_dims, eps, centre)
+    size = 1
+    for extent in x.shape[-n_dims:]:
+        size *= extent
+    v_mid = (v + v_ref) / 2
+    a_sum = a + a_ref
+    secant = -(v * v_ref).square() / (v + v_ref)
+    coupling = secant * a_sum / (2 * size)
+    gamma = module.weight
+
+    def backward(grad):
+        scaled = grad if gamma is None else grad * gamma
+        grad_a = v_mid * scaled + coupling * (scaled * a_sum).sum(dim=dims, keepdim=True)
+        if centre:
+            grad_a = grad_a - grad_a.mean(dim=dims, keepdim=True)
+        return grad_a
+
+    return backward
+
+
+def layernorm(module, x, x_ref, y, y_ref, local_grad) -> Backward:
+    """Exact rule for ``nn.LayerNorm`` (see :func:`_normalization`)."""
+    return _normalization(module, x, x_ref, centre=True)
+
+
+def rmsnorm(module, x, x_ref, y, y_ref, local_grad) -> Backward:
+    """Exact rule for ``nn.RMSNorm`` (see :func:`_normalization`)."""
+    return _normalization(module, x, x_ref, centre=False)
+
+
+layernorm.needs_reference_output = False
+rmsnorm.needs_reference_output = False
+
+
+def bilinear(module, x, x_ref, y, y_ref, local_grad) -> Backward:
+    """Midpoint product rule for a contraction of two input-dependent tensors.
+
+    For ``y = B(l, r)`` bilinear (matmul, einsum, elementwise product),
+    ``Δy = B(Δl, r_mid) + B(l_mid, Δr)`` exactly, with ``l_mid = (l + l_ref)/2``; so the
+    multipliers are the ordinary Jacobians of ``B`` at the midpoints, applied as two
+    vector-Jacobian products. ``x`` and ``x_ref`` are the operand pairs ``(l, r)``; the
+    backward returns the gradients of both. The module needs a method
+    ``contract(left, right)`` (see :class:`motifscope.attribution.BilinearOp`) or an
+    ``equation`` attribute with tangermeme's meaning (None: matmul; ``"...,...->..."``:
+    elementwise product; else an einsum equation).
+    """
+    (left, right), (left_ref, right_ref) = x, x_ref
+    left_mid = ((left + left_ref) / 2).detach().requires_grad_(True)
+    right_mid = ((right + right_ref) / 2).detach().requires_grad_(True)
+    contract = getattr(module, "contract", None) or (lambda a, b: contract_by_equation(
+        getattr(module, "equation", None), a, b))
+
+    def backward(grad):
+        with torch.enable_grad():
+            out = contract(left_mid, right_mid)
+            return torch.autograd.grad(out, (left_mid, right_mid), grad)
+
+    return backward
+
+
+bilinear.operands = 2
+bilinear.needs_reference_output = False
+
+
+def contract_by_equation(equation, left, right):
+    """tangermeme's ``BilinearOp`` contraction: matmul (None), elementwise product
+    (``"...,...->..."``) or ``torch.einsum(equation, left, right)``."""
+    if equation is None:
+        return torch.matmul(left, right)
+    if equation == "...,...->...":
+        return left * right
+    return torch.einsum(equation, left, right)
+
+
 def linear(module, x, x_ref, y, y_ref, local_grad) -> None:
     """Treat the layer as linear: keep its ordinary gradient."""
     return None
@@ -212,7 +316,8 @@ def linear(module, x, x_ref, y, y_ref, local_grad) -> None:
 
 NAMED_RULES = {"rescale": rescale, "rescale_elementwise": rescale_elementwise,
                "rescale_relu": rescale_relu,
-               "maxpool": maxpool, "softmax": softmax, "linear": linear}
+               "maxpool": maxpool, "softmax": softmax, "layernorm": layernorm,
+               "rmsnorm": rmsnorm, "bilinear": bilinear, "linear": linear}
 
 ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.RReLU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
                nn.ELU, nn.LeakyReLU, nn.PReLU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Softshrink,
@@ -227,6 +332,10 @@ def default_rules() -> dict[type, Callable]:
     table[nn.ReLU] = rescale_relu
     table.update({cls: maxpool for cls in POOLING})
     table[nn.Softmax] = softmax
+    table[nn.LayerNorm] = layernorm
+    table[nn.RMSNorm] = rmsnorm
+    table[BilinearOp] = bilinear
+    table.update(known_third_party_rules())
     return table
 
 

@@ -15,8 +15,10 @@ from motifscope.attribution._common import (attribution_state, check_target, ext
 from motifscope.attribution._passes import DeepLiftPasses, FunctionalNonlinearityRecorder
 from motifscope.attribution._pruning import DeadBranchPruner
 from motifscope.attribution._rules import build_rules
+from motifscope.attribution.references import shuffle_keeping_n
+from motifscope.attribution.transformer import (AttentionDecomposer, refuse,
+                                                unsupported_layers)
 from motifscope.errors import InputError
-from motifscope.ersatz import dinucleotide_shuffle
 from motifscope.utils import as_tensor, progress
 
 # References are generated for this many batches of pairs at a time: enough to amortise
@@ -54,8 +56,6 @@ class _ReferenceSource:
             if random_state is None:  # one seed for the whole call keeps chunks consistent
                 random_state = int(np.random.default_rng().integers(2 ** 31 - 1))
             self.random_state = random_state
-            if references is None:
-                _check_no_n(X, example_ids)
         else:
             tensor = as_tensor(references)
             if tensor.ndim != 4 or tensor.shape[0] != X.shape[0] or tensor.shape[2:] != X.shape[1:]:
@@ -81,8 +81,7 @@ class _ReferenceSource:
         X = self.X[e0:e1].to(self.device)
         ids = self.example_ids[e0:e1]
         if self.function is None:
-            refs = dinucleotide_shuffle(X, n=self.n, random_state=self.random_state,
-                                        example_ids=ids)
+            refs = shuffle_keeping_n(X, self.n, self.random_state, ids)
         elif _accepts_keyword(self.function, "example_ids"):
             refs = self.function(X, n=self.n, random_state=self.random_state, example_ids=ids)
         else:  # no way to tell it which examples these are: seed each one separately
@@ -95,18 +94,6 @@ class _ReferenceSource:
             raise InputError(f"the references function returned shape {tuple(refs.shape)}; "
                              f"expected (N, n, 4, L) = {expected}")
         return refs.to(self.device, self.dtype)
-
-
-def _check_no_n(X, example_ids, block: int = 1024) -> None:
-    """Fail before any work when a sequence has an N (the default shuffle cannot take it)."""
-    for first in range(0, X.shape[0], block):
-        has_n = X[first:first + block].amax(dim=1) == 0
-        if bool(has_n.any()):
-            row, col = (int(v) for v in torch.nonzero(has_n)[0])
-            raise InputError(f"sequence {int(example_ids[first + row])} has an N (all-zero "
-                             f"column) at position {col}; the default dinucleotide-shuffle "
-                             "references cannot shuffle N: drop such windows or pass "
-                             "references explicitly")
 
 
 def _rows(X, args, rows, device, dtype):
@@ -163,15 +150,30 @@ def _pair_batches(n_pairs: int, batch_size: int):
         yield p0, min(n_pairs, p0 + batch_size)
 
 
-def _warn_functional(recorder: FunctionalNonlinearityRecorder) -> None:
-    if recorder.found:
-        warnings.warn(
-            "deep_lift_shap: the model applies nonlinear functions that no DeepLIFT rule "
-            "covers (called in forward or inside layers without a rule), so they are treated "
-            f"as linear: {recorder.describe()}; use layer modules with rules (e.g. nn.ReLU(), "
-            "nn.Sigmoid()) or register rules via additional_nonlinear_ops. Check the "
-            "convergence deltas.", RuntimeWarning,
-            stacklevel=3)
+def _check_functional(recorder: FunctionalNonlinearityRecorder, allow_approximate) -> None:
+    """Stop (InputError) when the first example pass met nonlinear functions outside
+    rule-carrying layers; with ``allow_approximate`` only warn."""
+    if not recorder.found:
+        return
+    what = f"the nonlinear functions {recorder.describe()}"
+    if not allow_approximate:
+        raise refuse(what)
+    warnings.warn(
+        f"deep_lift_shap: allow_approximate is set, so {what} are treated as linear (no "
+        "exact DeepLIFT rule); check the convergence deltas.", RuntimeWarning, stacklevel=3)
+
+
+def _check_layers(model, rules, allow_approximate) -> None:
+    """Stop before any work at layers known to have no exact rule (LSTM, GRU, ...)."""
+    layers = unsupported_layers(model, rules)
+    if not layers:
+        return
+    what = f"the layer(s) {', '.join(layers)}"
+    if not allow_approximate:
+        raise refuse(what)
+    warnings.warn(f"deep_lift_shap: allow_approximate is set, so {what} get their ordinary "
+                  "gradients (no exact DeepLIFT rule); check the convergence deltas.",
+                  RuntimeWarning, stacklevel=3)
 
 
 def _warn_deltas(deltas, output_change, warning_threshold, recorder) -> None:
@@ -191,7 +193,8 @@ def _warn_deltas(deltas, output_change, warning_threshold, recorder) -> None:
 def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20,
                    batch_size=64, device="auto", random_state=None, hypothetical=False,
                    return_deltas=False, additional_nonlinear_ops=None, warning_threshold=0.01,
-                   verbose=None, example_ids=None, prune_unused=True):
+                   verbose=None, example_ids=None, prune_unused=True,
+                   allow_approximate=False):
     """DeepLIFT/SHAP attributions: DeepLIFT (rescale rule) averaged over references.
 
     For each example x and reference r the multipliers m(x, r) satisfy
@@ -213,8 +216,9 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
     target : int, default 0
         Output column to explain.
     references : None, tensor or callable, default None
-        None: ``n_shuffles`` dinucleotide shuffles of each sequence
-        (:func:`motifscope.ersatz.dinucleotide_shuffle`; sequences with N are rejected).
+        None: ``n_shuffles`` dinucleotide shuffles of each sequence, every N (all-zero
+        column) kept in place in every reference, so N gets no attribution
+        (:func:`motifscope.attribution.references.shuffle_keeping_n`).
         A tensor of shape (N, R, 4, L): fixed references. A callable
         ``f(X, n, random_state[, example_ids]) -> (N, n, 4, L)``.
     n_shuffles : int, default 20
@@ -250,6 +254,9 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
         when its counts head is explained): found by gradient flow on two sequences and two
         references, and kept only if the target values there are unchanged with those
         layers returning zeros. Purely a speed-up; the skipped layers are logged.
+    allow_approximate : bool, default False
+        What to do with computations that have no exact rule (see Notes): False raises
+        InputError naming them; True treats them as linear and warns.
 
     Returns
     -------
@@ -263,21 +270,26 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
     Raises
     ------
     InputError
-        Bad shapes, target out of range, an unusable model output, N with the default
-        references, ``device="cuda"`` without CUDA.
+        Bad shapes, target out of range, an unusable model output, ``device="cuda"``
+        without CUDA.
 
     Notes
     -----
     Built-in rules: rescale for ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, SELU, CELU,
     GELU, SiLU, Mish, Sigmoid, Tanh, Softplus, LogSigmoid, Hardtanh, Hardsigmoid,
     Hardswish, Softshrink, Hardshrink, Tanhshrink, Softsign, Threshold; routing rule for
-    MaxPool1d/2d and AdaptiveMaxPool1d/2d (overlapping windows accumulate); an exact
-    per-example rule for Softmax. Convolutions (any dilation/padding), linear layers,
-    BatchNorm in eval mode, average pooling, residual additions and crops are linear
-    and need nothing. Nonlinear *functions* called inside ``forward`` (``F.relu``,
-    ``torch.exp``, products of two input-dependent tensors, ...) cannot be given a rule;
-    they are detected during the first batch and reported by name in a RuntimeWarning,
-    and in any case show up as large convergence deltas.
+    MaxPool1d/2d and AdaptiveMaxPool1d/2d (overlapping windows accumulate); exact rules
+    for Softmax, LayerNorm and RMSNorm, and the midpoint product rule for
+    :class:`motifscope.attribution.BilinearOp` (attention scores and weighted values; also
+    tangermeme's ``BilinearOp``); ``F.scaled_dot_product_attention`` is run as its
+    definition through those modules. Convolutions (any dilation/padding), linear layers,
+    BatchNorm in eval mode, average pooling, residual additions and crops are linear and
+    need nothing. Everything else nonlinear has no exact rule: recurrent layers (LSTM,
+    GRU, RNN), ``nn.MultiheadAttention`` and torch's Transformer layers are refused before
+    any work, and nonlinear *functions* applied to input-dependent tensors outside a
+    rule-carrying layer (``F.relu``, ``torch.exp``, products of two input-dependent
+    tensors, ...) are found during the first batch; both raise InputError naming the
+    layer or function and its call site, unless ``allow_approximate=True``.
     """
     X = onehot_batch(X)
     n_examples = X.shape[0]
@@ -290,12 +302,15 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
     if ids.shape[0] != n_examples:
         raise InputError(f"example_ids has {ids.shape[0]} entries for {n_examples} sequences")
     rules = build_rules(additional_nonlinear_ops)
+    _check_layers(model, rules, allow_approximate)
     dtype = model_dtype(model)
+    names = {id(m): name for name, m in model.named_modules()}
 
     with contextlib.ExitStack() as stack:
         device = stack.enter_context(attribution_state(model, device))
         passes = stack.enter_context(DeepLiftPasses(rules))
         stack.enter_context(torch.enable_grad())
+        stack.enter_context(AttentionDecomposer())
         source = _ReferenceSource(references, X, n_shuffles, random_state, ids, batch_size,
                                   device, dtype)
         n_refs = source.n
@@ -305,7 +320,7 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
         attributions = torch.zeros((n_examples, *X.shape[1:]), dtype=dtype)
         deltas = torch.empty(n_examples * n_refs, dtype=dtype)
         output_change = torch.zeros((), dtype=torch.float64)
-        recorder = FunctionalNonlinearityRecorder()
+        recorder = FunctionalNonlinearityRecorder(names)
         bar = progress(total=n_examples * n_refs, desc="deep_lift_shap", unit="pair",
                        verbose=verbose)
         for batch_index, (p0, p1) in enumerate(_pair_batches(n_examples * n_refs, batch_size)):
@@ -318,7 +333,7 @@ def deep_lift_shap(model, X, args=None, target=0, references=None, n_shuffles=20
                 passes, model, Xb, refs, argsb, target,
                 recorder if batch_index == 0 else None)
             if batch_index == 0:
-                _warn_functional(recorder)
+                _check_functional(recorder, allow_approximate)
             deltas[p0:p1] = ((Xb - refs) * multipliers).sum(dim=(1, 2)).sub_(change).cpu()
             output_change += change.abs().sum().double().cpu()
             attributions[e0:e1] += _hypothetical_sums(multipliers, refs, local, e1 - e0).cpu()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from motifscope.errors import InputError
+from motifscope.io.fasta import bad_base, check_fai
 from motifscope.io.peaks import read_peaks
 from motifscope.sequence import one_hot_encode
 from motifscope.utils import atomic_path, progress
@@ -36,6 +37,7 @@ def open_fasta(path: str | os.PathLike):
         raise InputError(f"{path} has no index {fai.name} and its folder is read-only; run "
                          f"`samtools faidx {path}` where you can write, or copy the FASTA to a "
                          "writable folder")
+    check_fai(path)
     try:
         return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True,
                              rebuild=False, build_index=True)
@@ -112,7 +114,8 @@ def plan_loci(peaks: pd.DataFrame, chrom_sizes: dict[str, int], window: int,
     ------
     InputError
         Contig names absent from the FASTA (with examples of both namings), or a peak on a
-        contig shorter than the window.
+        contig shorter than the window, or a peak interval ending past its contig (a truncated
+        FASTA or another assembly).
     """
     if window < 1:
         raise InputError(f"config key window: {window} must be a positive number of bases")
@@ -120,6 +123,14 @@ def plan_loci(peaks: pd.DataFrame, chrom_sizes: dict[str, int], window: int,
         raise InputError(f"config key loci.off_chrom: '{off_chrom}' must be 'drop' or 'pad'")
     _check_contigs(peaks, chrom_sizes, peaks_name, fasta_name)
     lengths = peaks["chrom"].map(chrom_sizes).to_numpy()
+    past = (peaks["end"].to_numpy() > lengths)
+    if past.any():
+        bad = peaks[past].iloc[0]
+        raise InputError(f"{peaks_name} line {int(bad['line'])}: peak {bad['chrom']}:"
+                         f"{int(bad['start'])}-{int(bad['end'])} ends past the end of contig "
+                         f"'{bad['chrom']}' ({chrom_sizes[bad['chrom']]} bp in {fasta_name}; "
+                         f"{int(past.sum())} peak(s) do); is the FASTA truncated or of another "
+                         "assembly than the peaks?")
     short = lengths < window
     if short.any():
         bad = peaks[short].iloc[0]
@@ -151,7 +162,18 @@ def _fetch_window(fasta, chrom: str, start: int, end: int, length: int) -> np.nd
     lo, hi = max(start, 0), min(end, length)
     X = np.zeros((4, end - start), dtype=np.uint8)
     if hi > lo:
-        X[:, lo - start:hi - start] = one_hot_encode(fasta[chrom][lo:hi])
+        seq = fasta[chrom][lo:hi]
+        name = getattr(fasta, "filename", "genome")
+        if len(seq) != hi - lo:
+            raise InputError(f"{name}: contig '{chrom}' [{lo}, {hi}) gave {len(seq)} bases "
+                             f"instead of {hi - lo} (the index disagrees with the file); delete "
+                             f"{name}.fai so that it is rebuilt")
+        found = bad_base(seq)
+        if found:
+            raise InputError(f"{name}: character {found[1]!r} at {chrom}:{lo + found[0]} "
+                             "(0-based) is not DNA (expected A, C, G, T or an IUPAC code such "
+                             "as N); clean the FASTA")
+        X[:, lo - start:hi - start] = one_hot_encode(seq)
     return X
 
 
@@ -201,12 +223,14 @@ def extract_loci(peaks, fasta, window: int, off_chrom: str = "drop", center: str
 
 
 def write_onehot(loci: pd.DataFrame, fasta, path: str | os.PathLike, window: int,
-                 chunk_size: int = 256, genome_name: str = "", verbose=None) -> Path:
+                 chunk_size: int = 256, genome_name: str = "", verbose=None,
+                 attrs: dict | None = None) -> Path:
     """Stream the one-hot windows of ``loci`` into an HDF5 file (atomically).
 
     The dataset ``X`` (uint8, (n, 4, window)) is chunked by ``min(n, chunk_size)`` loci and
     gzip-compressed, so readers can load one shard at a time; attributes ``window`` and
-    ``genome`` record provenance.
+    ``genome`` record provenance, and ``attrs`` (e.g. the counts of
+    :func:`motifscope.io.ncontent.drop_n_windows`) are added to the file's attributes.
     """
     path = Path(path)
     n = len(loci)
@@ -217,6 +241,7 @@ def write_onehot(loci: pd.DataFrame, fasta, path: str | os.PathLike, window: int
                                    compression="gzip", compression_opts=4, shuffle=True)
             ds.attrs["window"] = window
             ds.attrs["genome"] = genome_name
+            h5.attrs.update(attrs or {})
             for first, X in iter_onehot(loci, fasta, chunk_size, verbose=verbose):
                 ds[first:first + len(X)] = X
     return path

@@ -45,7 +45,8 @@ def read_peaks(path: str | os.PathLike) -> pd.DataFrame:
     ------
     InputError
         Naming the file and line for malformed lines (too few columns, non-integer
-        coordinates, start >= end, negative start, summit outside the peak) and for a file
+        coordinates, start >= end, negative start, a summit offset below -1 or outside the
+        peak) and for a file
         without peaks.
     """
     path = Path(path)
@@ -108,6 +109,9 @@ def _parse_fields(fields, n_fields, path, lineno):
         except ValueError:
             raise InputError(f"{path} line {lineno}: narrowPeak summit '{fields[9]}' (column "
                              "10) is not an integer") from None
+        if summit < -1:
+            raise InputError(f"{path} line {lineno}: summit offset {summit} (column 10) is "
+                             "negative; give the summit's offset from start, or -1 for none")
         if summit >= end - start:
             raise InputError(f"{path} line {lineno}: summit offset {summit} lies outside the "
                              f"peak of width {end - start}; column 10 is relative to start")

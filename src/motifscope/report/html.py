@@ -24,7 +24,7 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe
                            "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
 
 STATUS_LABELS = {"ok": "done", "empty": "no results", "skipped": "skipped",
-                 "missing": "missing outputs"}
+                 "missing": "missing outputs", "warning": "check the warnings"}
 
 
 class Markup(str):
@@ -204,7 +204,7 @@ class Section:
     id : str
         Anchor (letters, digits, ``-``).
     title : str
-    status : {"ok", "empty", "skipped", "missing"}
+    status : {"ok", "empty", "skipped", "missing", "warning"}
         ``empty``: the stage ran but produced nothing; ``skipped``: switched off or not
         applicable; ``missing``: switched on but its outputs are not there.
     body : list of Markup
@@ -233,7 +233,7 @@ header{background:#233;color:#fff;padding:14px 24px}header h1{margin:0;font-size
 header p{margin:4px 0 0;color:#cdd}
 nav{position:sticky;top:0;background:#eef1f3;border-bottom:1px solid #ccd;padding:6px 24px;
 z-index:2;display:flex;flex-wrap:wrap;gap:4px 16px}nav a{color:#234;text-decoration:none;
-white-space:nowrap}nav a.skipped,nav a.empty{color:#888}nav a.missing{color:#a11}
+white-space:nowrap}nav a.skipped,nav a.empty{color:#888}nav a.missing,nav a.warning{color:#a11}
 main{padding:8px 24px 40px;max-width:1300px}
 section{background:#fff;border:1px solid #dde;border-radius:6px;margin:18px 0;padding:6px 18px 14px}
 h2{font-size:18px;border-bottom:1px solid #eee;padding-bottom:4px}
@@ -241,7 +241,7 @@ h3{font-size:15px;margin:16px 0 6px}
 .badge{font-size:11px;font-weight:normal;border-radius:8px;padding:2px 8px;margin-left:8px;
 vertical-align:middle;background:#d7efd9;color:#164}
 .badge.empty{background:#fde9c8;color:#7a4b00}.badge.skipped{background:#e4e4e4;color:#555}
-.badge.missing{background:#f7d4d4;color:#8a1010}
+.badge.missing,.badge.warning{background:#f7d4d4;color:#8a1010}
 .note{background:#fff7e6;border-left:4px solid #f0a020;padding:6px 10px}
 .table-wrap{overflow-x:auto;max-height:560px;overflow-y:auto;margin:6px 0}
 table{border-collapse:collapse;font-size:12.5px}th,td{border:1px solid #dde;padding:3px 7px;

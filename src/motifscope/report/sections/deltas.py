@@ -52,8 +52,8 @@ def deltas_section(ctx: ReportContext) -> Section:
     if (table_rows["references"] == 0).all():
         section.add(note("The attributions are saturation mutagenesis (ISM), which has no "
                          "convergence deltas."))
-    elif warnings:
-        section.status = "ok"
+    elif warnings:  # accepted with attribution.allow_large_deltas: shown red
+        section.status = "warning"
         section.add(note("Warnings from the attribution jobs:"),
                     Markup("<ul>" + "".join(f"<li>{escape(w)}</li>" for w in warnings)
                            + "</ul>"))

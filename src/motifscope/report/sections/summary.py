@@ -8,6 +8,7 @@ import pandas as pd
 
 from motifscope.report import provenance
 from motifscope.report.html import key_value_table, Markup, note, preformatted, Section, table, tag
+from motifscope.report.input_facts import input_facts
 from motifscope.report.sections.context import ReportContext
 
 
@@ -43,6 +44,7 @@ def summary_section(ctx: ReportContext) -> Section:
              ("device (report host)", provenance.device_description(
                  ctx.config.get("device", "auto"))),
              ("random_state", ctx.config.get("random_state", ""))]
+    facts += input_facts(ctx)
     revision = provenance.git_revision(ctx.source_dir) if ctx.source_dir else None
     facts.append(("workflow git revision", revision or "not available (not a git checkout)"))
     section.add(key_value_table(facts))
