@@ -41,6 +41,7 @@ include: "rules/filters.smk"
 include: "rules/marginalize.smk"
 include: "rules/hits.smk"
 include: "rules/tracks.smk"
+include: "rules/summary.smk"
 include: "rules/report.smk"
 include: "rules/paper.smk"
 

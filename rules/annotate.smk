@@ -24,5 +24,6 @@ rule annotate_seqlets:
     params:
         settings=config["annotation"],
         device=config["device"],
+        random_state=config["random_state"],
     script:
         "../workflow/scripts/annotate_seqlets.py"

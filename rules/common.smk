@@ -291,6 +291,16 @@ STAGES = {
         report_reads=[],
         sections=["hits"],
     ),
+    "summary": dict(
+        smk=["summary.smk"],
+        rules=["summary"],
+        switch="summary",
+        when=True,
+        final={"summary": ["summary.tsv"]},
+        done=None,
+        report_reads="final",
+        sections=["learned"],
+    ),
     "report": dict(
         smk=["report.smk"],
         rules=["report"],
@@ -391,5 +401,6 @@ include: "inputs/attribution.smk"
 include: "inputs/filters.smk"
 include: "inputs/hits.smk"
 include: "inputs/tracks.smk"
+include: "inputs/summary.smk"
 include: "inputs/report.smk"
 include: "inputs/paper.smk"

@@ -20,6 +20,9 @@ import pandas as pd
 import yaml
 from snakemake.utils import validate
 
+import summary as summary_script
+from motifscope.io.meme import write_meme
+
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -94,7 +97,8 @@ def make_run(root: Path, targets=("ctcf", "spi1"), empty_seqlets=(), empty_fimo=
     _tsv(run / "motifs" / "clusters.tsv",
          database[["id", "alt_id"]].assign(cluster=["c1", "c2", "c3"], cluster_size=1,
                                           cluster_name=database["alt_id"]))
-    (run / "motifs" / "database.meme").write_text("MEME version 4\n")
+    write_meme({m: rng.dirichlet(np.ones(4), w).T for m, w in
+                zip(database["id"], database["width"])}, run / "motifs" / "database.meme")
     predictions = loci[["idx", "chrom", "start", "end", "name"]].copy()
     truth, regions = [], loci[["chrom", "start", "end"]].assign(kind="peak", name=loci["name"])
     for target in targets:
@@ -120,7 +124,26 @@ def make_run(root: Path, targets=("ctcf", "spi1"), empty_seqlets=(), empty_fimo=
         _stage_files(run, target, X, loci, truth, target in empty_seqlets,
                      target in empty_fimo, rng)
     _filter_files(run, filters_match)
+    _summary_file(run, targets)
     return run
+
+
+def _summary_file(run: Path, targets) -> None:
+    """summary.tsv written by rule summary's script from the files above, with the
+    schema's defaults (so the report's first section reads what the workflow writes)."""
+    per_target = {"annotated": "seqlets/{}.annotated.tsv", "seqlet_counts": "seqlets/{}.counts.tsv",
+                  "fimo_counts": "fimo/{}.counts.tsv", "marginalize": "marginalize/{}.tsv"}
+    inputs = {name: [str(run / pattern.format(t)) for t in targets]
+              for name, pattern in per_target.items()}
+    inputs.update(clusters=str(run / "motifs" / "clusters.tsv"),
+                  database=str(run / "motifs" / "database.tsv"),
+                  filter_matches=str(run / "filters" / "tomtom.tsv"),
+                  truth=str(run / "sim" / "truth.tsv"))
+    defaults = make_config()
+    settings = {**defaults["summary"], "max_qvalue": defaults["annotation"]["max_qvalue"],
+                "min_z": defaults["report"]["min_z"],
+                "min_effect": defaults["report"]["min_effect"]}
+    summary_script.main(inputs, list(targets), settings, str(run / "summary.tsv"))
 
 
 def _stage_files(run, target, X, loci, truth, no_seqlets, no_hits, rng):

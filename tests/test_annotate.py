@@ -148,7 +148,7 @@ def test_workflow_scripts_annotate_and_cluster(tmp_path, rng, database):
                           "attribution": seqlets["attribution"], "p-value": 1e-4,
                           "window_start": seqlets["start"], "window_end": seqlets["end"]})
     table.to_csv(tmp_path / "seqlets.tsv", sep="\t", index=False)
-    settings = {"n_nearest": 2, "min_overlap": 1, "max_qvalue": 0.05, "group_by": "cluster",
+    settings = {"n_nearest": 2, "n_null_shuffles": 2, "min_overlap": 1, "max_qvalue": 0.05, "group_by": "cluster",
                 "batch_size": None}
     script.main(str(tmp_path / "seqlets.tsv"), str(tmp_path / "onehot.h5"),
                 str(tmp_path / "db.meme"), str(tmp_path / "db.tsv"), str(tmp_path / "cl.tsv"),

@@ -230,7 +230,7 @@ def test_workflow_scripts_scan_and_threshold(tmp_path, motifs, rng):
     loci.to_csv(tmp_path / "loci.tsv", sep="\t", index=False)
     write_meme(motifs, tmp_path / "db.meme")
     settings = {"threshold": 0.01, "pseudocount": 0.1, "background": "uniform", "motifs": [],
-                "attribution_threshold": 0.0, "batch_size": None}
+                "attribution_threshold": 0.0, "null_alpha": 0.05, "batch_size": None}
     fimo_script.main(str(tmp_path / "onehot.h5"), str(tmp_path / "loci.tsv"),
                      str(tmp_path / "db.meme"), settings, "cpu", str(tmp_path / "scan.tsv.gz"))
     fimo_attribution.main(str(tmp_path / "scan.tsv.gz"), str(tmp_path / "onehot.h5"),

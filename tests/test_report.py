@@ -83,10 +83,19 @@ def test_page_has_no_external_resource_and_a_strict_policy():
 
 def test_every_section_is_there_with_its_status(synthetic):
     _, _, page, _ = synthetic
-    assert _statuses(page) == {"summary": "ok", "model": "ok", "attribution": "ok",
+    assert _statuses(page) == {"learned": "ok", "summary": "ok", "model": "ok", "attribution": "ok",
                                "seqlets": "ok", "fimo": "ok", "filters": "ok",
-                               "marginalize": "ok", "deltas": "ok", "recovery": "ok",
+                               "marginalize": "ok", "hits": "skipped", "deltas": "ok", "recovery": "ok",
                                "benchmark": "skipped"}
+    # The answer comes first. The synthetic seqlet and FIMO counts carry no null columns, so
+    # only marginalization (z = +50 for the own motif, -20 for the other's) is a test there:
+    # each planted motif is weak for its own target and not evidenced for the other.
+    assert next(iter(_statuses(page))) == "learned"
+    calls = pd.read_csv(synthetic[0] / "summary.tsv", sep="\t").set_index(["target", "motif_id"])
+    assert calls.loc[("spi1", "MA0080.7"), "call"] == "weak"
+    assert calls.loc[("spi1", "MA0080.7"), "evidence"] == "marginalize"
+    assert calls.loc[("ctcf", "MA0080.7"), "call"] == "not evidenced"
+    assert "not evidenced" in _section(page, "learned")
 
 
 def test_user_text_is_escaped_everywhere(synthetic):
@@ -295,6 +304,27 @@ def test_dimer_parts_and_relative_effect():
     # x (1.0) and d (0.6) pass half the strongest effect, g (0.3) does not
     assert row.loc["marginalize", "called"] == 2 and row.loc["marginalize", "found"] == 1
     assert row.loc["marginalize", "motif_precision"] == 0.5
+
+
+def test_distractor_is_a_control_and_the_summary_a_method():
+    database = pd.DataFrame({"id": ["a", "b", "z"], "alt_id": ["A", "B", "Z"]})
+    groups = MotifGroups(database)
+    truth = pd.DataFrame({"chrom": "c", "start": [10, 40, 70], "end": [18, 48, 78],
+                          "motif_id": ["a", "b", "z"], "motif_alt_id": ["A", "B", "Z"],
+                          "target": ["t1", "t2", ""]})
+    loci = pd.DataFrame({"idx": [0], "chrom": ["c"], "start": [0], "end": [100]})
+    calls = pd.DataFrame({"target": ["t1", "t1", "t2"], "motif_id": ["a", "z", "a"],
+                          "call": ["learned", "weak", "learned"]})
+    per_motif, summary = planted_motif_recovery(truth, loci, ["t1", "t2"], groups=groups,
+                                                summary_calls=calls)
+    rows = per_motif[per_motif["method"] == "summary"].set_index(["target", "motif_id"])
+    assert rows.loc[("t1", "a"), "found"] and rows.loc[("t1", "a"), "role"] == "driver"
+    assert "also learned for t2" in rows.loc[("t1", "a"), "evidence"]
+    assert not rows.loc[("t1", "z"), "found"] and rows.loc[("t1", "z"), "role"] == "distractor"
+    assert not rows.loc[("t2", "b"), "found"]  # t2's driver was not learned; a was, wrongly
+    per_target = summary[summary["method"] == "summary"].set_index("target")
+    assert per_target.loc["t1", "planted_motifs"] == 1  # the distractor is not a motif to find
+    assert per_target.loc["t2", "called_planted"] == 1 and per_target.loc["t2", "found"] == 0
 
 
 def test_motif_groups_join_clusters_and_names():

@@ -58,3 +58,26 @@ def test_bad_plans():
         _simulate(chromosomes={"a": 3000})
     with pytest.raises(InputError, match="spread"):
         _simulate(spread=150)
+
+
+def test_a_distractor_is_planted_independently_of_the_labels():
+    plain = _simulate(cooccurrence=0.0)
+    sim = _simulate(cooccurrence=0.0, planted=[PlantedMotif("M1", "t1", 10, (1, 2)),
+                                               PlantedMotif("M2", None, 15, (1, 1))])
+    assert sim.targets == ["t1"] and list(sim.regions.columns[-1:]) == ["t1"]
+    decoys = sim.truth[sim.truth["motif_id"] == "M2"]
+    assert len(decoys) == 15 and set(decoys["target"]) == {""}
+    kinds = set(sim.regions.set_index("name").loc[decoys["peak"], "kind"])
+    assert kinds == {"peak", "negative"}  # 15 of 22 regions: both kinds, by design
+    for row in decoys.itertuples():
+        assert sim.chromosomes[row.chrom][row.start:row.end] == row.sequence
+    regions = sim.regions.set_index("name")
+    drivers = sim.truth[sim.truth["motif_id"] == "M1"]
+    assert (regions.loc[drivers["peak"], "t1"] == 1).all()
+    assert regions["t1"].sum() == 10  # the distractor makes no region positive
+    assert len(plain.peaks) == 18 and len(sim.peaks) == 10
+
+
+def test_only_distractors_is_an_error():
+    with pytest.raises(InputError, match="at least one"):
+        _simulate(planted=[PlantedMotif("M2", None, 3, (1, 1))])

@@ -24,7 +24,8 @@ def n_candidate_loci():
     if SIMULATED and config["simulate"]["kind"] == "dragonn":
         return config["simulate"]["dragonn"]["num_pos"]
     if SIMULATED:
-        return sum(m["peaks"] for m in config["simulate"]["motifs"])
+        # distractors (target null) get no peaks of their own
+        return sum(m["peaks"] for m in config["simulate"]["motifs"] if m["target"])
     path = peak_file()
     return _count_peak_lines(path) if Path(path).exists() else 1
 

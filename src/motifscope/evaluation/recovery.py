@@ -28,11 +28,12 @@ import pandas as pd
 from motifscope.errors import InputError
 
 MOTIF_COLUMNS = ["method", "target", "motif_id", "motif_alt_id", "found", "n_planted",
-                 "n_recovered", "recall", "n_calls", "n_true_calls", "precision", "evidence"]
+                 "n_recovered", "recall", "n_calls", "n_true_calls", "precision", "evidence",
+                 "role"]
 SUMMARY_COLUMNS = ["method", "target", "planted_motifs", "found", "motif_recall", "called",
                    "called_planted", "motif_precision", "site_recall", "site_precision",
                    "any_call_site_recall"]
-METHOD_ORDER = ["seqlets", "fimo", "filters", "marginalize"]
+METHOD_ORDER = ["seqlets", "fimo", "filters", "marginalize", "summary"]
 
 
 class MotifGroups:
@@ -164,6 +165,9 @@ def overlap_pairs(calls: pd.DataFrame, sites: pd.DataFrame,
     calls, sites : pandas.DataFrame
         Columns chrom, start, end (0-based, half-open).
     min_fraction : float, default 0.5
+    summary_calls : pandas.DataFrame, optional
+        ``summary.tsv`` (target, motif_id, call): the "summary" method, found = called
+        learned; its rows cover each target's drivers and every distractor.
 
     Returns
     -------
@@ -334,6 +338,36 @@ def _marginalize_rows(table: pd.DataFrame, target: str, sites: pd.DataFrame,
     return rows, summary
 
 
+def _summary_calls(summary: pd.DataFrame, targets, sites: pd.DataFrame, groups: MotifGroups,
+                   planted_groups: set):
+    """Rows of the summary's calls (``summary.tsv``): for each target its drivers and every
+    distractor; found = called learned. A driver learned for other targets too says so."""
+    accepted = _accepted_by_motif(sites, groups)
+    learned = summary[summary["call"] == "learned"]
+    learned_group = groups.groups(learned["motif_id"].fillna("").astype(str))
+    distractors = _planted_motifs(sites[sites["target"] == ""], None)
+    rows, summaries = [], []
+    for target in targets:
+        mine = []
+        for motif in pd.concat([_planted_motifs(sites, target), distractors]).itertuples():
+            naming = _naming(learned_group, accepted[motif.motif_id])
+            where = learned.loc[naming, "target"].astype(str)
+            found = bool((where == target).any())
+            others = sorted(set(where) - {target})
+            evidence = "learned" if found else "not learned"
+            if others:
+                evidence += "; also learned for " + ", ".join(others)
+            mine.append(("summary", target, motif.motif_id, motif.motif_alt_id, found,
+                         motif.n_planted, np.nan, np.nan, int(naming.sum()), np.nan, np.nan,
+                         evidence))
+        called = set(learned_group[(learned["target"] == target).to_numpy()])
+        drivers = [r for r in mine if r[2] not in set(distractors["motif_id"])]
+        rows += mine
+        summaries.append(_summary_row("summary", target, drivers, called, planted_groups,
+                                      np.nan, np.nan))
+    return rows, summaries
+
+
 def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
                            seqlets: Mapping | None = None, fimo: Mapping | None = None,
                            filters: pd.DataFrame | None = None,
@@ -341,7 +375,7 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
                            groups: MotifGroups | None = None, raw_seqlets: Mapping | None = None,
                            max_qvalue: float = 0.05, attribution_threshold: float = 0.0,
                            min_z: float = 3.0, min_effect: float = 0.5,
-                           min_fraction: float = 0.5):
+                           min_fraction: float = 0.5, summary_calls: pd.DataFrame | None = None):
     """Recall and precision of every method against the planted motifs.
 
     Parameters
@@ -380,7 +414,9 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
         One row per method, target and planted motif: found, n_planted (sites in the
         windows), n_recovered (sites matched by a call of the same motif), recall,
         n_calls (calls naming the motif), n_true_calls (of those, on one of its sites),
-        precision, evidence. Site columns are empty for the non-positional methods.
+        precision, evidence, role ("driver", or "distractor" for a motif planted for no
+        target: found there is a false call). Site columns are empty for the non-positional
+        methods.
     summary : pandas.DataFrame
         One row per method and target: planted_motifs, found, motif_recall, called
         (distinct motif groups named), called_planted (of those, planted ones),
@@ -390,7 +426,9 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
     sites = sites_in_loci(truth, loci)
     sites = sites.assign(chrom=sites["chrom"].astype(str), motif_id=sites["motif_id"].astype(str),
                          target=sites["target"].fillna("").astype(str))
-    planted = truth[["motif_id", "motif_alt_id"]].astype(str).drop_duplicates("motif_id")
+    # distractors (planted for no target) are controls, not motifs to find
+    drivers = truth[truth["target"].fillna("").astype(str) != ""]
+    planted = drivers[["motif_id", "motif_alt_id"]].astype(str).drop_duplicates("motif_id")
     planted_groups = set().union(*(groups.accepted(m, a) for m, a in
                                    zip(planted["motif_id"], planted["motif_alt_id"])))
     rows, summaries = [], []
@@ -415,7 +453,14 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
         r, s = _filter_rows(filters, sites, groups, planted_groups)
         rows += r
         summaries.append(s)
-    per_motif = pd.DataFrame(rows, columns=MOTIF_COLUMNS)
+    if summary_calls is not None:
+        r, s = _summary_calls(summary_calls, targets, sites, groups, planted_groups)
+        rows += r
+        summaries += s
+    per_motif = pd.DataFrame(rows, columns=MOTIF_COLUMNS[:-1])
+    distractor_ids = set(sites.loc[sites["target"] == "", "motif_id"])
+    per_motif["role"] = np.where(per_motif["motif_id"].isin(distractor_ids), "distractor",
+                                 "driver")
     summary = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS)
     order = {m: k for k, m in enumerate(METHOD_ORDER)}
     per_motif, summary = (

@@ -22,7 +22,8 @@ METHOD_COLORS = {"ism": "#1b9e77", "deeplift_shap": "#d95f02", "scan": "#7570b3"
                  "marginalize": "#a6761d"}
 METHOD_LABELS = {"ism": "ISM", "deeplift_shap": "DeepLIFT/SHAP", "scan": "motif scan",
                  "seqlets": "seqlet annotation", "fimo": "FIMO + attribution",
-                 "filters": "first-layer filters", "marginalize": "marginalization"}
+                 "filters": "first-layer filters", "marginalize": "marginalization",
+                 "summary": "summary: learned"}
 
 
 def mpl_text(text) -> str:
@@ -164,7 +165,10 @@ def recovery_figure(per_motif: pd.DataFrame):
     Cells show the site recall for positional methods (seqlets, FIMO) and found / not
     found for the others; green when found.
     """
-    motifs = per_motif.drop_duplicates("motif_id")[["motif_id", "motif_alt_id"]]
+    columns = ["motif_id", "motif_alt_id"] + (["role"] if "role" in per_motif else [])
+    motifs = per_motif.drop_duplicates("motif_id")[columns]
+    decoy = (motifs["role"] == "distractor").to_numpy() if "role" in motifs else \
+        np.zeros(len(motifs), dtype=bool)
     methods = list(dict.fromkeys(per_motif["method"]))
     with style():
         fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(motifs), 0.8 + 0.42 * len(methods)))
@@ -176,19 +180,21 @@ def recovery_figure(per_motif: pd.DataFrame):
                 if rows.empty:
                     continue
                 found = bool(rows["found"].any())
-                grid[i, j] = 1.0 if found else 0.0
+                grid[i, j] = 1.0 if found != decoy[j] else 0.0
                 recall = rows["recall"].mean()
                 text = f"{recall:.2f}" if np.isfinite(recall) else ("yes" if found else "no")
                 ax.text(j, i, text, ha="center", va="center", fontsize=7)
         cmap = plt.matplotlib.colors.ListedColormap(["#f4cccc", "#b6e3b6"])
         ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(motifs)))
-        ax.set_xticklabels([mpl_text(f"{a}\n{m}" if a else m) for m, a in
-                            zip(motifs["motif_id"], motifs["motif_alt_id"].fillna(""))],
+        ax.set_xticklabels([mpl_text((f"{a}\n{m}" if a else m) + ("\n(distractor)" if d else ""))
+                            for m, a, d in zip(motifs["motif_id"],
+                                               motifs["motif_alt_id"].fillna(""), decoy)],
                            fontsize=7)
         ax.set_yticks(range(len(methods)))
         ax.set_yticklabels([METHOD_LABELS.get(m, m) for m in methods])
-        ax.set_title("planted motifs found (cells: site recall, or found)", loc="left")
+        ax.set_title("planted motifs found (cells: site recall, or found; a distractor is "
+                     "green when not found)", loc="left")
         for spine in ax.spines.values():
             spine.set_visible(False)
         fig.tight_layout()

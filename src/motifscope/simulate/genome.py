@@ -5,7 +5,12 @@ non-overlapping slots; each peak belongs to one planted motif (its "driver"), re
 number of instances sampled from that motif's PWM on a random strand within ``spread`` bp
 of the summit, and, with probability ``cooccurrence``, one instance of another planted motif.
 A target is positive in a peak when a motif that drives it is planted there. Negative
-regions (no planted motif) are set aside for training.
+regions (no driving motif) are set aside for training.
+
+A motif planted with ``target=None`` is a *distractor*: it drives nothing and gets no peaks of
+its own; instead its instances go into ``peaks`` regions drawn uniformly from all peaks and
+negatives, so its presence carries no information about any label. A model that learned the
+task has no reason to use it, which makes it the control of the summary's calls.
 """
 
 from __future__ import annotations
@@ -34,16 +39,17 @@ class PlantedMotif:
     ----------
     id : str
         Motif id in the motif database (e.g. ``"MA0139.2"``).
-    target : str
-        Target (model output) that the motif drives.
+    target : str or None
+        Target (model output) that the motif drives; None plants a distractor.
     peaks : int
-        Number of peaks this motif drives.
+        Number of peaks this motif drives (a distractor: regions, peaks or negatives alike,
+        that receive it).
     copies : tuple of (int, int)
         Inclusive range of instances planted per peak.
     """
 
     id: str
-    target: str
+    target: str | None
     peaks: int = 100
     copies: tuple[int, int] = (1, 2)
 
@@ -101,6 +107,21 @@ def _place_offsets(rng, widths: list[int], lo: int, hi: int, tries: int = 200) -
     return starts
 
 
+def _distractor_sites(distractors: list, n_regions: int, rng) -> dict[int, list]:
+    """Region index -> distractor motifs planted there (each once per copy), drawn uniformly
+    from all ``n_regions`` peaks and negatives so that presence is independent of labels."""
+    sites: dict[int, list] = {}
+    for p in distractors:
+        if p.peaks > n_regions:
+            raise InputError(f"config key simulate.motifs: distractor '{p.id}' asks for "
+                             f"{p.peaks} regions but the simulation has {n_regions}; lower its "
+                             "peaks")
+        for k in rng.choice(n_regions, size=p.peaks, replace=False):
+            copies = int(rng.integers(p.copies[0], p.copies[1] + 1))
+            sites.setdefault(int(k), []).extend([p] * copies)
+    return sites
+
+
 def simulate_genome(motifs: dict, planted: list[PlantedMotif], chromosomes: dict[str, int],
                     window: int, gc: float = 0.41, spread: int = 60, peak_width: int = 300,
                     negatives: int = 1000, cooccurrence: float = 0.15,
@@ -153,35 +174,45 @@ def simulate_genome(motifs: dict, planted: list[PlantedMotif], chromosomes: dict
                          f"of {window} bp; use at most {window // 2}")
     rng = np.random.default_rng(random_state)
     alt_ids = alt_ids or {}
-    targets = list(dict.fromkeys(p.target for p in planted))
+    driving = [p for p in planted if p.target is not None]
+    if not driving:
+        raise InputError("config key simulate.motifs: every motif has target null; at least one "
+                         "must drive a target")
+    targets = list(dict.fromkeys(p.target for p in driving))
     seqs = {name: _background(rng, length, gc) for name, length in chromosomes.items()}
-    n_peaks = sum(p.peaks for p in planted)
+    n_peaks = sum(p.peaks for p in driving)
     slots = _choose_slots(rng, chromosomes, 2 * window, n_peaks + negatives)
-    drivers = [p for p in planted for _ in range(p.peaks)]
+    drivers = [p for p in driving for _ in range(p.peaks)]
     order = rng.permutation(len(drivers))
-
     peak_rows, truth_rows, region_rows = [], [], []
-    for k, driver_idx in enumerate(order):
-        driver = drivers[driver_idx]
-        chrom, slot_start = slots[k]
-        summit = slot_start + window
-        name = f"peak_{k:05d}"
-        chosen = [driver] * int(rng.integers(driver.copies[0], driver.copies[1] + 1))
-        others = [p for p in planted if p.id != driver.id]
-        if others and rng.random() < cooccurrence:
-            chosen.append(others[int(rng.integers(len(others)))])
+    extras = _distractor_sites([p for p in planted if p.target is None], n_peaks + negatives,
+                               rng)
+
+    def plant(chrom: str, name: str, chosen: list, centre: int, labels: dict) -> None:
         widths = [motifs[p.id].shape[1] for p in chosen]
-        offsets = _place_offsets(rng, widths, summit - spread, summit + spread)
-        labels = dict.fromkeys(targets, 0)
+        offsets = _place_offsets(rng, widths, centre - spread, centre + spread)
         for p, start in zip(chosen, offsets):
             site = _sample_instance(rng, np.asarray(motifs[p.id], float))
             strand = "+" if rng.random() < 0.5 else "-"
             placed = site if strand == "+" else (3 - site)[::-1]
             seqs[chrom][start:start + len(site)] = placed
             truth_rows.append((chrom, start, start + len(site), strand, p.id,
-                               alt_ids.get(p.id, ""), p.target, name,
+                               alt_ids.get(p.id, ""), p.target or "", name,
                                "".join(_BASES[placed])))
-            labels[p.target] = 1
+            if p.target is not None:
+                labels[p.target] = 1
+
+    for k, driver_idx in enumerate(order):
+        driver = drivers[driver_idx]
+        chrom, slot_start = slots[k]
+        summit = slot_start + window
+        name = f"peak_{k:05d}"
+        chosen = [driver] * int(rng.integers(driver.copies[0], driver.copies[1] + 1))
+        others = [p for p in driving if p.id != driver.id]
+        if others and rng.random() < cooccurrence:
+            chosen.append(others[int(rng.integers(len(others)))])
+        labels = dict.fromkeys(targets, 0)
+        plant(chrom, name, chosen + extras.get(k, []), summit, labels)
         summit_offset = int(rng.integers(peak_width // 4, 3 * peak_width // 4))
         peak_start = summit - summit_offset
         score = int(rng.integers(200, 1000))
@@ -192,8 +223,11 @@ def simulate_genome(motifs: dict, planted: list[PlantedMotif], chromosomes: dict
     for k in range(n_peaks, n_peaks + negatives):
         chrom, slot_start = slots[k]
         centre = slot_start + window
+        name = f"neg_{k - n_peaks:05d}"
+        if k in extras:
+            plant(chrom, name, extras[k], centre, {})
         region_rows.append((chrom, centre - window // 2, centre - window // 2 + window,
-                            "negative", f"neg_{k - n_peaks:05d}", *([0] * len(targets))))
+                            "negative", name, *([0] * len(targets))))
 
     peaks = pd.DataFrame(peak_rows, columns=["chrom", "start", "end", "name", "score", "strand",
                                              "signal", "p", "q", "summit"])

@@ -18,6 +18,7 @@ from motifscope.report.sections.deltas import deltas_section
 from motifscope.report.sections.filters import filters_section
 from motifscope.report.sections.fimo import fimo_section
 from motifscope.report.sections.hits import hits_section
+from motifscope.report.sections.learned import learned_section
 from motifscope.report.sections.marginalize import marginalize_section
 from motifscope.report.sections.model import model_section, performance_metrics
 from motifscope.report.sections.recovery import recovery_section
@@ -25,8 +26,9 @@ from motifscope.report.sections.seqlets import seqlets_section
 from motifscope.report.sections.summary import summary_section
 
 # The sections of the page, in order: one builder ReportContext -> Section per entry.
-SECTIONS = [summary_section, model_section, attribution_section, seqlets_section, fimo_section,
-            filters_section, marginalize_section, hits_section, deltas_section, recovery_section,
+SECTIONS = [learned_section, summary_section, model_section, attribution_section,
+            seqlets_section, fimo_section, filters_section, marginalize_section, hits_section,
+            deltas_section, recovery_section,
             benchmark_section]
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "filters_section",
     "fimo_section",
     "hits_section",
+    "learned_section",
     "marginalize_section",
     "model_section",
     "performance_metrics",

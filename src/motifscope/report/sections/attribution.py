@@ -12,7 +12,7 @@ from motifscope.evaluation.recovery import sites_in_loci
 from motifscope.io.attributions import read_rows
 from motifscope.report import figures
 from motifscope.report.html import figure, note, paragraph, Section, table, tag
-from motifscope.report.sections.context import _missing, _skipped, ReportContext
+from motifscope.report.sections.context import _missing, _skipped, fimo_above, fimo_columns, ReportContext
 
 
 # --- attribution examples ------------------------------------------------------------------
@@ -73,11 +73,12 @@ def _fimo_marks(ctx: ReportContext, target: str, loci_idx) -> pd.DataFrame | Non
     relative = f"fimo/{target}.hits.tsv.gz"
     if not ctx.exists(relative):
         return None
-    threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
     wanted = set(int(i) for i in loci_idx)
-    hits = read_hits(ctx.path(relative), ["motif_id", "motif_alt_id", "sequence_name",
-                                          "start", "end", "attribution"],
-                     lambda c: c["sequence_name"].isin(wanted) & (c["attribution"] >= threshold))
+    columns = fimo_columns(ctx, ctx.path(relative), ["motif_id", "motif_alt_id",
+                                                     "sequence_name", "start", "end",
+                                                     "attribution"])
+    hits = read_hits(ctx.path(relative), columns,
+                     lambda c: c["sequence_name"].isin(wanted) & fimo_above(ctx, c))
     names = hits["motif_alt_id"].where(hits["motif_alt_id"] != "", hits["motif_id"])
     return pd.DataFrame({"example_idx": hits["sequence_name"].to_numpy(),
                          "start": hits["start"].to_numpy(), "end": hits["end"].to_numpy(),

@@ -132,3 +132,23 @@ def _read_labels(ctx: ReportContext, predictions: pd.DataFrame):
     merged = predictions[[key]].merge(source[[key, *columns]].drop_duplicates(key), on=key,
                                       how="left")
     return merged[columns]
+
+
+def fimo_above(ctx: ReportContext, chunk: pd.DataFrame) -> pd.Series:
+    """Which FIMO hits pass the attribution threshold: ``attribution >=
+    fimo.attribution_threshold``, or with the default null threshold ``null_p <=
+    fimo.null_alpha`` (motifscope.motifs.enrichment)."""
+    threshold = ctx.setting("fimo", "attribution_threshold", default=None)
+    if threshold is None:
+        if "null_p" not in chunk:
+            return chunk["attribution"] >= 0.0
+        return chunk["null_p"] <= ctx.setting("fimo", "null_alpha", default=0.05)
+    return chunk["attribution"] >= threshold
+
+
+def fimo_columns(ctx: ReportContext, path, columns: list) -> list:
+    """``columns`` plus null_p when the threshold comes from the null and the file has it."""
+    if ctx.setting("fimo", "attribution_threshold", default=None) is not None:
+        return columns
+    header = pd.read_csv(path, sep="\t", nrows=0).columns
+    return columns + (["null_p"] if "null_p" in header else [])

@@ -14,7 +14,10 @@ def fimo_section(ctx: ReportContext) -> Section:
     section = Section("fimo", "FIMO hits thresholded by attribution")
     if not ctx.stage_on("fimo"):
         return _skipped(section, "fimo")
-    threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
+    threshold = ctx.setting("fimo", "attribution_threshold", default=None)
+    if threshold is None:
+        threshold = (f"the null (null_p <= {ctx.setting('fimo', 'null_alpha', default=0.05)}:"
+                     " above the same-width spans of its locus)")
     p_threshold = ctx.setting("fimo", "threshold", default=1e-4)
     max_rows = int(ctx.setting("report", "max_rows", default=50))
     section.add(paragraph(f"FIMO hits (p < {p_threshold}) of every database motif in the "
@@ -37,7 +40,7 @@ def fimo_section(ctx: ReportContext) -> Section:
             continue
         above = int(hit["n_above"].sum()) if "n_above" in hit else 0
         section.add(paragraph(f"{int(hit['n_hits'].sum())} hits of {len(hit)} motifs; "
-                              f"{above} with attribution >= {threshold}."))
+                              f"{above} above {threshold}."))
         if above == 0:
             section.add(note(f"No hit of {target} reaches the attribution threshold."))
         section.add(table(hit, max_rows=max_rows, source=ctx.show(relative)))

@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from motifscope.evaluation.recovery import MotifGroups, planted_motif_recovery, sites_in_loci
 from motifscope.report import figures
 from motifscope.report.html import figure, note, paragraph, Section, table, tag
 from motifscope.report.sections.attribution import read_hits
-from motifscope.report.sections.context import _missing, ReportContext
+from motifscope.report.sections.context import _missing, fimo_above, fimo_columns, ReportContext
 
 
 # --- planted-motif recovery ----------------------------------------------------------------------
@@ -26,10 +27,10 @@ def _optional_tables(ctx: ReportContext, pattern: str, stage_ok: bool, **kwargs)
 
 def _fimo_calls(ctx: ReportContext) -> dict | None:
     """Per target, the FIMO hits passing the attribution threshold (genome coordinates)."""
-    threshold = ctx.setting("fimo", "attribution_threshold", default=0.0)
     columns = ["motif_id", "chrom", "genome_start", "genome_end", "attribution"]
-    found = {t: read_hits(ctx.path(f"fimo/{t}.hits.tsv.gz"), columns,
-                          lambda c: c["attribution"] >= threshold)
+    found = {t: read_hits(ctx.path(f"fimo/{t}.hits.tsv.gz"),
+                          fimo_columns(ctx, ctx.path(f"fimo/{t}.hits.tsv.gz"), columns),
+                          lambda c: fimo_above(ctx, c))
              for t in ctx.targets if ctx.exists(f"fimo/{t}.hits.tsv.gz")}
     return found or None
 
@@ -69,9 +70,12 @@ def recovery_section(ctx: ReportContext) -> Section:
                                          dtype={"motif": str, "motif_alt_id": str}),
         groups=MotifGroups(database, clusters),
         max_qvalue=ctx.setting("annotation", "max_qvalue", default=0.05),
-        attribution_threshold=ctx.setting("fimo", "attribution_threshold", default=0.0),
+        attribution_threshold=-np.inf,  # _fimo_calls kept only the hits above it
         min_z=ctx.setting("report", "min_z", default=3.0),
-        min_effect=ctx.setting("report", "min_effect", default=0.5))
+        min_effect=ctx.setting("report", "min_effect", default=0.5),
+        summary_calls=(ctx.tsv("summary.tsv", keep_default_na=False, na_values=[""],
+                               dtype={"motif_id": str})
+                       if ctx.stage_on("summary") and ctx.exists("summary.tsv") else None))
     section.add(paragraph(
         "Each method's calls were compared with the planted sites of sim/truth.tsv inside the "
         "analysed windows. A call names a planted motif when it is the same database motif, "
@@ -82,7 +86,9 @@ def recovery_section(ctx: ReportContext) -> Section:
         "precision: named motifs that were planted. Calls: seqlets with best match q <= "
         "annotation.max_qvalue; FIMO hits with attribution >= fimo.attribution_threshold; "
         "filters with a TOMTOM match; marginalized motifs with z >= report.min_z and an "
-        "effect of at least report.min_effect times the strongest motif's."))
+        "effect of at least report.min_effect times the strongest motif's; summary: motifs "
+        "summary.tsv calls learned. A distractor (planted for no target) is a control: "
+        "any call of it is false, so it is green when not found."))
     if per_motif.empty:
         section.status = "empty"
         return section.add(note("No method that names motifs ran, so nothing can be compared "
