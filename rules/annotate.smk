@@ -16,6 +16,8 @@ rule annotate_seqlets:
         ),
     log:
         log_path("annotate_seqlets/{target}"),
+    benchmark:
+        benchmark_path("annotate_seqlets/{target}")
     conda:
         "../envs/motifscope.yaml"
     threads: 2

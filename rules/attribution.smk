@@ -7,6 +7,8 @@ rule attribute:
         result("attributions/shards/{target}/{shard}.h5"),
     log:
         log_path("attribute/{target}.{shard}"),
+    benchmark:
+        benchmark_path("attribute/{target}.{shard}")
     conda:
         gpu_env()
     threads: 2
@@ -42,6 +44,8 @@ rule merge_attributions:
         pdf=result("attributions/{target}.pdf"),
     log:
         log_path("merge_attributions/{target}"),
+    benchmark:
+        benchmark_path("merge_attributions/{target}")
     conda:
         "../envs/motifscope.yaml"
     resources:

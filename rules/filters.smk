@@ -24,6 +24,8 @@ rule filter_pwms:
         weights_pdf=result("filters/weights.pdf"),
     log:
         log_path("filter_pwms"),
+    benchmark:
+        benchmark_path("filter_pwms")
     conda:
         "../envs/motifscope.yaml"
     threads: 2
@@ -51,6 +53,8 @@ rule filter_tomtom:
         matches=result("filters/matches.tsv"),
     log:
         log_path("filter_tomtom"),
+    benchmark:
+        benchmark_path("filter_tomtom")
     conda:
         "../envs/motifscope.yaml"
     threads: 2
@@ -71,6 +75,8 @@ rule filter_influence:
         tsv=result("filters/influence.tsv"),
     log:
         log_path("filter_influence"),
+    benchmark:
+        benchmark_path("filter_influence")
     conda:
         gpu_env()
     threads: 2
@@ -107,6 +113,8 @@ rule filter_table:
         heatmap_pdf=result("filters/influence.pdf"),
     log:
         log_path("filter_table"),
+    benchmark:
+        benchmark_path("filter_table")
     conda:
         "../envs/motifscope.yaml"
     resources:

@@ -8,6 +8,8 @@ rule fimo:
         result("fimo/scan.tsv.gz"),
     log:
         log_path("fimo"),
+    benchmark:
+        benchmark_path("fimo")
     conda:
         gpu_env()
     threads: 2
@@ -40,6 +42,8 @@ rule fimo_attribution:
         ),
     log:
         log_path("fimo_attribution/{target}"),
+    benchmark:
+        benchmark_path("fimo_attribution/{target}")
     conda:
         "../envs/motifscope.yaml"
     resources:

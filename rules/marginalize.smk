@@ -16,6 +16,8 @@ rule marginalize:
         pdfs=expand(result("marginalize/{target}.pdf"), target=TARGETS),
     log:
         log_path("marginalize"),
+    benchmark:
+        benchmark_path("marginalize")
     conda:
         "../envs/motifscope.yaml"
     threads: 2

@@ -7,6 +7,8 @@ rule motif_db:
         table=result("motifs/database.tsv"),
     log:
         log_path("motif_db"),
+    benchmark:
+        benchmark_path("motif_db")
     conda:
         "../envs/motifscope.yaml"
     params:
@@ -23,6 +25,8 @@ rule motif_clusters:
         result("motifs/clusters.tsv"),
     log:
         log_path("motif_clusters"),
+    benchmark:
+        benchmark_path("motif_clusters")
     conda:
         "../envs/motifscope.yaml"
     threads: 2

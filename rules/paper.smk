@@ -71,6 +71,8 @@ rule paper_figures:
         annotation_pdf=result("figures/paper_seqlet_annotation.pdf"),
     log:
         log_path("paper_figures"),
+    benchmark:
+        benchmark_path("paper_figures")
     localrule: True
     conda:
         "../envs/motifscope.yaml"

@@ -8,6 +8,8 @@ rule extract_loci:
         onehot=result("loci/onehot.h5"),
     log:
         log_path("extract_loci"),
+    benchmark:
+        benchmark_path("extract_loci")
     conda:
         "../envs/motifscope.yaml"
     resources:

@@ -9,6 +9,8 @@ rule predict:
         h5=result("predictions/predictions.h5"),
     log:
         log_path("predict"),
+    benchmark:
+        benchmark_path("predict")
     conda:
         "../envs/motifscope.yaml"
     threads: 2

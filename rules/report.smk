@@ -12,6 +12,8 @@ rule report:
         ),
     log:
         log_path("report"),
+    benchmark:
+        benchmark_path("report")
     localrule: True
     conda:
         "../envs/motifscope.yaml"

@@ -21,6 +21,8 @@ rule call_seqlets:
         pdf=result("seqlets/{target}.pdf"),
     log:
         log_path("call_seqlets/{target}"),
+    benchmark:
+        benchmark_path("call_seqlets/{target}")
     conda:
         "../envs/motifscope.yaml"
     threads: 1

@@ -9,6 +9,8 @@ rule simulate:
         regions=result("sim/training.tsv"),
     log:
         log_path("simulate"),
+    benchmark:
+        benchmark_path("simulate")
     conda:
         "../envs/motifscope.yaml"
     params:
@@ -30,6 +32,8 @@ rule train:
         card=result("model/model.json"),
     log:
         log_path("train"),
+    benchmark:
+        benchmark_path("train")
     conda:
         "../envs/motifscope.yaml"
     threads: 2

@@ -11,6 +11,8 @@ rule summary:
         ),
     log:
         log_path("summary"),
+    benchmark:
+        benchmark_path("summary")
     localrule: True
     conda:
         "../envs/motifscope.yaml"

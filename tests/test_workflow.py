@@ -67,6 +67,16 @@ def test_tiny_run_writes_every_stage_contract(tiny_run):
     assert not leftovers, f"temporary files left behind: {leftovers}"
 
 
+def test_every_rule_that_ran_left_a_benchmark_table(tiny_run):
+    benchmarks = tiny_run / "benchmarks" / "tiny"
+    ran = {p.relative_to(benchmarks).parts[0].removesuffix(".tsv")
+           for p in benchmarks.rglob("*.tsv")}
+    missing = set(STAGE_RULES + ["report", "summary", "filter_table", "motif_clusters"]) - ran
+    assert not missing, f"no benchmarks/tiny/<rule> table for {sorted(missing)}"
+    table = pd.read_csv(benchmarks / "predict.tsv", sep="\t")
+    assert {"s", "max_rss"} <= set(table.columns) and (table["s"] >= 0).all()
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     proc = run_snakemake(tiny_run, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
