@@ -264,6 +264,24 @@ STAGES = {
         report_reads=["marginalize/{target}.tsv", "marginalize/{target}.png"],
         sections=["marginalize"],
     ),
+    "modisco": dict(
+        smk=["modisco.smk"],
+        rules=["modisco", "modisco_shared"],
+        switch="modisco",
+        when=config["stages"]["attribution"],
+        final={
+            "modisco": ["modisco/{target}.patterns.tsv"],
+            "modisco_shared": ["modisco/shared.tsv"],
+        },
+        done=None,
+        report_reads=[
+            "modisco/{target}.h5",
+            "modisco/{target}.patterns.tsv",
+            "modisco/{target}.seqlets.bed",
+            "modisco/shared.tsv",
+        ],
+        sections=["modisco"],
+    ),
     "hits": dict(
         smk=["hits.smk"],
         rules=["call_hits", "motif_syntax"],
@@ -399,6 +417,7 @@ def report_stage_table():
 include: "inputs/motif_db.smk"
 include: "inputs/attribution.smk"
 include: "inputs/filters.smk"
+include: "inputs/modisco.smk"
 include: "inputs/hits.smk"
 include: "inputs/tracks.smk"
 include: "inputs/summary.smk"

@@ -22,7 +22,7 @@ rule call_hits:
     benchmark:
         benchmark_path("call_hits/{target}")
     conda:
-        "../envs/motifscope.yaml"
+        gpu_env()
     threads: 2
     resources:
         gpu=1,

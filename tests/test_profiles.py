@@ -184,7 +184,8 @@ def fake_cluster_run(tmp_path_factory, plain_jobs):
     state = root / "state"
     state.mkdir()
     (state / "outputs.json").write_text(json.dumps(
-        {slurm_comment(job): job["output"] for job in plain_jobs if not job["local"]}))
+        {slurm_comment(job): job["output"] + job["benchmark"] for job in plain_jobs
+         if not job["local"]}))
     (state / "fail.json").write_text(f'{{"{FAILING_JOB}": 1}}')
     install_profile("slurm-gpu", dest=root / "xdg" / "snakemake", **SITE)
     bin_dir = fake_slurm.install(root / "bin")

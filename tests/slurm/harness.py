@@ -116,22 +116,23 @@ def dry_run_jobs(workdir: Path, *args: str, env: dict | None = None) -> list[dic
 
 def parse_dry_run(text: str) -> list[dict]:
     """Jobs of a printed dry run: dicts with rule, local (bool: a local rule), output
-    (list), wildcards (list of values, in order) and resources (dict of strings)."""
+    (list), benchmark (list: the benchmark table, if any), wildcards (list of values, in
+    order) and resources (dict of strings)."""
     local = local_rules()
     jobs, job = [], None
     for line in text.splitlines():
         head = re.match(r"^(local)?rule (\w+):$", line)
         if head:
             job = {"rule": head.group(2), "local": head.group(2) in local, "output": [],
-                   "wildcards": [], "resources": {}}
+                   "benchmark": [], "wildcards": [], "resources": {}}
             jobs.append(job)
             continue
         field = re.match(r"^    (\w+): (.*)$", line)
         if job is None or not field:
             continue
         key, value = field.groups()
-        if key == "output":
-            job["output"] = value.split(", ")
+        if key in ("output", "benchmark"):
+            job[key] = value.split(", ")
         elif key == "wildcards":
             job["wildcards"] = [item.split("=", 1)[1] for item in value.split(", ")]
         elif key == "resources":

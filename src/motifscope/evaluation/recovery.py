@@ -33,7 +33,8 @@ MOTIF_COLUMNS = ["method", "target", "motif_id", "motif_alt_id", "found", "n_pla
 SUMMARY_COLUMNS = ["method", "target", "planted_motifs", "found", "motif_recall", "called",
                    "called_planted", "motif_precision", "site_recall", "site_precision",
                    "any_call_site_recall"]
-METHOD_ORDER = ["seqlets", "fimo", "filters", "marginalize", "summary"]
+METHOD_ORDER = ["de novo patterns", "hits", "seqlets", "fimo", "filters", "marginalize",
+                "summary"]
 
 
 class MotifGroups:
@@ -165,9 +166,6 @@ def overlap_pairs(calls: pd.DataFrame, sites: pd.DataFrame,
     calls, sites : pandas.DataFrame
         Columns chrom, start, end (0-based, half-open).
     min_fraction : float, default 0.5
-    summary_calls : pandas.DataFrame, optional
-        ``summary.tsv`` (target, motif_id, call): the "summary" method, found = called
-        learned; its rows cover each target's drivers and every distractor.
 
     Returns
     -------
@@ -280,6 +278,14 @@ def _seqlet_calls(annotated: pd.DataFrame, max_qvalue: float) -> pd.DataFrame:
     return table[table["q-value"] <= max_qvalue][["chrom", "start", "end", "motif_id"]]
 
 
+def _named_calls(calls: pd.DataFrame) -> pd.DataFrame:
+    needed = {"chrom", "start", "end", "motif_id"}
+    if not needed <= set(calls.columns):
+        raise InputError(f"calls need columns {sorted(needed)}; got {list(calls.columns)}")
+    return pd.DataFrame({"chrom": calls["chrom"].astype(str), "start": calls["start"],
+                         "end": calls["end"], "motif_id": calls["motif_id"].astype(str)})
+
+
 def _fimo_calls(hits: pd.DataFrame, threshold: float) -> pd.DataFrame:
     needed = {"chrom", "genome_start", "genome_end", "motif_id", "attribution"}
     if not needed <= set(hits.columns):
@@ -375,7 +381,8 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
                            groups: MotifGroups | None = None, raw_seqlets: Mapping | None = None,
                            max_qvalue: float = 0.05, attribution_threshold: float = 0.0,
                            min_z: float = 3.0, min_effect: float = 0.5,
-                           min_fraction: float = 0.5, summary_calls: pd.DataFrame | None = None):
+                           min_fraction: float = 0.5, summary_calls: pd.DataFrame | None = None,
+                           denovo: Mapping | None = None, hits: Mapping | None = None):
     """Recall and precision of every method against the planted motifs.
 
     Parameters
@@ -407,6 +414,14 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
         A marginalized motif is called only when its effect is at least this fraction of the
         strongest motif's (z alone grows with the number of backgrounds).
     min_fraction : float, default 0.5
+    summary_calls : pandas.DataFrame, optional
+        ``summary.tsv`` (target, motif_id, call): the "summary" method, found = called
+        learned; its rows cover each target's drivers and every distractor.
+    denovo : mapping target -> DataFrame, optional
+        The TF-MoDISco pattern seqlets in genome coordinates (chrom, start, end) with
+        ``motif_id`` the best TOMTOM match of their pattern (row "de novo patterns").
+    hits : mapping target -> DataFrame, optional
+        The motif instances of the hits stage, same columns (row "hits").
 
     Returns
     -------
@@ -433,6 +448,12 @@ def planted_motif_recovery(truth: pd.DataFrame, loci: pd.DataFrame, targets,
                                    zip(planted["motif_id"], planted["motif_alt_id"])))
     rows, summaries = [], []
     for target in targets:
+        for method, calls in (("de novo patterns", denovo), ("hits", hits)):
+            if calls is not None and target in calls:
+                r, s = _positional(method, target, _named_calls(calls[target]), sites, groups,
+                                   planted_groups, min_fraction)
+                rows += r
+                summaries.append(s)
         if seqlets is not None and target in seqlets:
             raw = (raw_seqlets or {}).get(target)
             r, s = _positional("seqlets", target, _seqlet_calls(seqlets[target], max_qvalue),

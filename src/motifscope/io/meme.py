@@ -289,7 +289,7 @@ def _format_float(x: float) -> str:
 
 
 def write_meme(motifs, path: str | os.PathLike, info: dict | None = None,
-               background=None, strands: str | None = None) -> Path:
+               background=None, strands: str | None = None, weights: bool = False) -> Path:
     """Write motifs as a MEME v4 file (atomically).
 
     Parameters
@@ -304,6 +304,10 @@ def write_meme(motifs, path: str | os.PathLike, info: dict | None = None,
         Default: ``motifs.background`` for a MotifSet, else uniform.
     strands : str, optional
         Default ``"+ -"``.
+    weights : bool, default False
+        Write the matrices as given, signed and not renormalised: contribution weight
+        matrices, as ``modisco meme -t CWM`` writes them (only tools that expect CWMs,
+        such as Fi-NeMo, read such a file).
 
     Returns
     -------
@@ -328,12 +332,13 @@ def write_meme(motifs, path: str | os.PathLike, info: dict | None = None,
         if m.ndim != 2 or m.shape[0] != 4 or m.shape[1] < 1:
             hint = " (it looks transposed: pass (4, w))" if m.ndim == 2 and m.shape[1] == 4 else ""
             raise InputError(f"motif {motif_id}: matrix of shape {m.shape} is not (4, w){hint}")
-        if (m < 0).any() or not np.isfinite(m).all():
+        if not np.isfinite(m).all() or (not weights and (m < 0).any()):
             raise InputError(f"motif {motif_id}: matrix has negative or non-finite values; "
                              "write probabilities")
         if len(str(motif_id).split()) != 1:
             raise InputError(f"motif id '{motif_id}' contains whitespace; MEME ids are one word")
-        m = m / np.where(m.sum(axis=0) > 0, m.sum(axis=0), 1)
+        if not weights:
+            m = m / np.where(m.sum(axis=0) > 0, m.sum(axis=0), 1)
         meta = info.get(motif_id, MotifInfo(id=str(motif_id)))
         out.append(f"MOTIF {motif_id} {meta.alt_id}".rstrip())
         # nsites and E are optional in the format: written only when known, so that a

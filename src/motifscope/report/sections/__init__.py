@@ -20,6 +20,7 @@ from motifscope.report.sections.fimo import fimo_section
 from motifscope.report.sections.hits import hits_section
 from motifscope.report.sections.learned import learned_section
 from motifscope.report.sections.marginalize import marginalize_section
+from motifscope.report.sections.modisco import denovo_calls, modisco_section
 from motifscope.report.sections.model import model_section, performance_metrics
 from motifscope.report.sections.recovery import recovery_section
 from motifscope.report.sections.seqlets import seqlets_section
@@ -27,12 +28,13 @@ from motifscope.report.sections.summary import summary_section
 
 # The sections of the page, in order: one builder ReportContext -> Section per entry.
 SECTIONS = [learned_section, summary_section, model_section, attribution_section,
-            seqlets_section, fimo_section, filters_section, marginalize_section, hits_section,
+            modisco_section, seqlets_section, fimo_section, filters_section, marginalize_section, hits_section,
             deltas_section, recovery_section,
             benchmark_section]
 
 __all__ = [
     "SECTIONS",
+    "denovo_calls",
     "ReportContext",
     "attribution_section",
     "benchmark_section",
@@ -43,6 +45,7 @@ __all__ = [
     "learned_section",
     "marginalize_section",
     "model_section",
+    "modisco_section",
     "performance_metrics",
     "read_hits",
     "recovery_section",

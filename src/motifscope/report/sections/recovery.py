@@ -12,6 +12,8 @@ from motifscope.report import figures
 from motifscope.report.html import figure, note, paragraph, Section, table, tag
 from motifscope.report.sections.attribution import read_hits
 from motifscope.report.sections.context import _missing, fimo_above, fimo_columns, ReportContext
+from motifscope.report.sections.hits import hits_calls
+from motifscope.report.sections.modisco import denovo_calls
 
 
 # --- planted-motif recovery ----------------------------------------------------------------------
@@ -75,7 +77,9 @@ def recovery_section(ctx: ReportContext) -> Section:
         min_effect=ctx.setting("report", "min_effect", default=0.5),
         summary_calls=(ctx.tsv("summary.tsv", keep_default_na=False, na_values=[""],
                                dtype={"motif_id": str})
-                       if ctx.stage_on("summary") and ctx.exists("summary.tsv") else None))
+                       if ctx.stage_on("summary") and ctx.exists("summary.tsv") else None),
+        denovo=denovo_calls(ctx) if ctx.stage_on("modisco") else None,
+        hits=hits_calls(ctx) if ctx.stage_on("hits") else None)
     section.add(paragraph(
         "Each method's calls were compared with the planted sites of sim/truth.tsv inside the "
         "analysed windows. A call names a planted motif when it is the same database motif, "

@@ -1,0 +1,22 @@
+"""De novo motif discovery: TF-MoDISco patterns of each target and across targets.
+
+- :func:`discover_patterns` (:class:`ModiscoSettings`): modisco-lite's TF-MoDISco on one
+  target's windows, written with :func:`motifscope.io.modisco.write_modisco`;
+- :func:`pattern_table`, :func:`write_pattern_memes`, :func:`seqlets_on_genome`: TOMTOM
+  labels, MEME files and the pattern seqlets in genome coordinates;
+- :func:`shared_patterns`, :func:`shared_matrix`: patterns clustered across targets.
+"""
+
+from motifscope.denovo.across import aligned_cosine, shared_matrix, shared_patterns
+from motifscope.denovo.discover import ModiscoSettings, crop_offset, discover_patterns
+from motifscope.denovo.patterns import (
+    pattern_table,
+    seqlets_on_genome,
+    trim_span,
+    trimmed,
+    write_pattern_memes,
+)
+
+__all__ = ["ModiscoSettings", "aligned_cosine", "crop_offset", "discover_patterns",
+           "pattern_table", "seqlets_on_genome", "shared_matrix", "shared_patterns",
+           "trim_span", "trimmed", "write_pattern_memes"]
