@@ -32,7 +32,7 @@ rule modisco:
     params:
         settings=modisco_settings(),
     script:
-        "../workflow/scripts/modisco.py"
+        "../workflow/scripts/modisco_patterns.py"
 
 
 rule modisco_shared:

@@ -123,9 +123,41 @@ def make_run(root: Path, targets=("ctcf", "spi1"), empty_seqlets=(), empty_fimo=
     for target in targets:
         _stage_files(run, target, X, loci, truth, target in empty_seqlets,
                      target in empty_fimo, rng)
+        _modisco_files(run, target, loci)
     _filter_files(run, filters_match)
+    _modisco_shared(run, targets)
     _summary_file(run, targets)
     return run
+
+
+def _modisco_files(run: Path, target: str, loci: pd.DataFrame) -> None:
+    """One positive pattern per target, matching its planted motif, whose seqlets are the
+    planted sites (BED6 as rule modisco writes it)."""
+    pos = positives(target)
+    motif_id, alt = MOTIFS[target]
+    name = "pos_patterns.pattern_0"
+    row = {"pattern": name, "metacluster": "pos", "n_seqlets": len(pos), "width": 8,
+           "consensus": "ACGTACGT"}
+    for k in (1, 2, 3):
+        row |= {f"match_{k}": motif_id if k == 1 else "", f"match_{k}_alt": alt if k == 1 else "",
+                f"q_{k}": 1e-4 if k == 1 else np.nan, f"p_{k}": 1e-6 if k == 1 else np.nan,
+                f"family_{k}": ""}
+    _tsv(run / "modisco" / f"{target}.patterns.tsv", pd.DataFrame([row]))
+    bed = pd.DataFrame({"chrom": loci["chrom"].to_numpy()[pos],
+                        "start": loci["start"].to_numpy()[pos] + SITE[0],
+                        "end": loci["start"].to_numpy()[pos] + SITE[1], "name": name,
+                        "score": 0, "strand": "+"})
+    bed.to_csv(run / "modisco" / f"{target}.seqlets.bed", sep="\t", index=False, header=False)
+    (run / "modisco" / f"{target}.patterns.png").write_bytes(tiny_png(60))
+    (run / "modisco" / f"{target}.h5").write_bytes(b"")
+
+
+def _modisco_shared(run: Path, targets) -> None:
+    _tsv(run / "modisco" / "shared.tsv", pd.DataFrame({
+        "cluster": [f"motif_{k}" for k in range(1, len(targets) + 1)], "target": list(targets),
+        "pattern": "pos_patterns.pattern_0", "metacluster": "pos", "n_seqlets": 6, "share": 1.0,
+        "label": [MOTIFS[t][1] for t in targets], "similarity_to_lead": 1.0}))
+    (run / "modisco" / "shared.png").write_bytes(tiny_png(70))
 
 
 def _summary_file(run: Path, targets) -> None:

@@ -84,6 +84,7 @@ def test_page_has_no_external_resource_and_a_strict_policy():
 def test_every_section_is_there_with_its_status(synthetic):
     _, _, page, _ = synthetic
     assert _statuses(page) == {"learned": "ok", "summary": "ok", "model": "ok", "attribution": "ok",
+                               "modisco": "ok",
                                "seqlets": "ok", "fimo": "ok", "filters": "ok",
                                "marginalize": "ok", "hits": "skipped", "deltas": "ok", "recovery": "ok",
                                "benchmark": "skipped"}
@@ -135,6 +136,24 @@ def test_recovery_section_matches_the_construction(synthetic):
     _, _, page, _ = synthetic
     recovery = _section(page, "recovery")
     assert "Per planted motif" in recovery and "6 of 6 calls on planted sites" in recovery
+    assert "de novo patterns" in recovery
+
+
+def test_denovo_calls_are_the_pattern_seqlets_named_by_their_match(synthetic, tmp_path):
+    from motifscope.report.sections import ReportContext, denovo_calls
+
+    run, _, _, _ = synthetic
+    loci = pd.read_csv(run / "loci" / "loci.tsv", sep="\t")
+    truth = pd.read_csv(run / "sim" / "truth.tsv", sep="\t", keep_default_na=False)
+    ctx = ReportContext(run_dir=run, config=make_config(), figure_dir=tmp_path)
+    calls = denovo_calls(ctx)
+    assert set(calls) == {"ctcf", "spi1"}
+    assert (calls["spi1"]["motif_id"] == "MA0080.7").all()
+    _, summary = planted_motif_recovery(truth, loci, ["ctcf", "spi1"], denovo=calls)
+    row = summary.set_index(["method", "target"])
+    for target in ("ctcf", "spi1"):
+        assert row.loc[("de novo patterns", target), "site_recall"] == 1.0
+        assert row.loc[("de novo patterns", target), "motif_recall"] == 1.0
 
 
 def test_figures_are_written_as_pdf_and_png(synthetic):

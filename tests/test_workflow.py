@@ -62,6 +62,12 @@ def test_tiny_run_writes_every_stage_contract(tiny_run):
         assert (out / "seqlets" / f"{target}.counts.tsv").exists()
         assert (out / "fimo" / f"{target}.counts.tsv").exists()
         assert (out / "marginalize" / f"{target}.tsv").exists()
+        with h5py.File(out / "modisco" / f"{target}.h5") as h5:  # modisco-lite's layout
+            assert h5.attrs["window_size"] == 200
+            assert set(h5) <= {"pos_patterns", "neg_patterns"}
+        table = pd.read_csv(out / "modisco" / f"{target}.patterns.tsv", sep="\t")
+        assert list(table.columns[:5]) == ["pattern", "metacluster", "n_seqlets", "width",
+                                           "consensus"]
     assert (out / "filters" / "table.tsv").exists()
     leftovers = [p for p in tiny_run.rglob("*.tmp")]
     assert not leftovers, f"temporary files left behind: {leftovers}"
@@ -71,7 +77,8 @@ def test_every_rule_that_ran_left_a_benchmark_table(tiny_run):
     benchmarks = tiny_run / "benchmarks" / "tiny"
     ran = {p.relative_to(benchmarks).parts[0].removesuffix(".tsv")
            for p in benchmarks.rglob("*.tsv")}
-    missing = set(STAGE_RULES + ["report", "summary", "filter_table", "motif_clusters"]) - ran
+    missing = set(STAGE_RULES + ["report", "summary", "filter_table", "motif_clusters",
+                                 "modisco", "modisco_shared", "tracks"]) - ran
     assert not missing, f"no benchmarks/tiny/<rule> table for {sorted(missing)}"
     table = pd.read_csv(benchmarks / "predict.tsv", sep="\t")
     assert {"s", "max_rss"} <= set(table.columns) and (table["s"] >= 0).all()

@@ -1,0 +1,109 @@
+"""The modisco rule's script against modisco-lite's own command, on the same attributions.
+
+    python bench/modisco.py --attributions results/demo/attributions/spi1.h5 \
+        --onehot results/demo/loci/onehot.h5 [--repeat 4] [--max-seqlets 20000]
+
+motifscope's modisco stage wraps modisco-lite (it runs ``modiscolite.tfmodisco.TFMoDISco``),
+so the comparison measures what the wrapper adds: reading the attribution h5, the crop, the
+TOMTOM labels, the MEME/BED/figure outputs. Both sides run in a fresh process each (wall
+time and peak RSS of that process and its children), with the same settings (target FDR
+0.05 as the CLI hard-codes, core 21, flank 10, 2 Leiden runs). ``--repeat k`` stacks the
+windows k times (each copy with its own seqlets) to reach a larger seqlet count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+OURS = """
+import sys, json
+sys.path[:0] = [{src!r}, {scripts!r}]
+import modisco_patterns as script
+script.main(attributions={attr!r}, onehot={onehot!r}, loci={loci!r}, database={db!r},
+            families={fam!r}, target="bench", settings={settings!r},
+            out={{k: {out!r} + "/ours." + k for k in
+                  ("h5", "table", "meme", "cwm_meme", "bed", "png")}})
+"""
+
+
+def measured(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of one command, from its own wait4 accounting."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"{cmd[0]} failed (status {status})")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def stacked(attributions: str, onehot: str, repeat: int, work: Path):
+    with h5py.File(attributions) as fa, h5py.File(onehot) as fx:
+        attr, x = fa["attr"][:].astype(np.float32), fx["X"][:]
+    attr, x = np.concatenate([attr] * repeat), np.concatenate([x] * repeat)
+    n, _, length = x.shape
+    with h5py.File(work / "attr.h5", "w") as h5:
+        h5["attr"] = attr
+    with h5py.File(work / "onehot.h5", "w") as h5:
+        h5["X"] = x
+    np.savez(work / "ohe.npz", x)
+    np.savez(work / "shap.npz", attr)
+    with open(work / "loci.tsv", "w") as out:
+        out.write("idx\tchrom\tstart\tend\tsummit\tname\tscore\n")
+        for i in range(n):
+            out.write(f"{i}\tchr1\t{i * length}\t{(i + 1) * length}\t{length // 2}\tp{i}\t0\n")
+    return n, length
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attributions", required=True)
+    parser.add_argument("--onehot", required=True)
+    parser.add_argument("--database", default=str(REPO / "tests/data/motifs.meme"))
+    parser.add_argument("--families", default=None)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--max-seqlets", type=int, default=20000)
+    parser.add_argument("--window", type=int, default=400)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        n, length = stacked(args.attributions, args.onehot, args.repeat, work)
+        families = args.families or str(work / "families.tsv")
+        if not args.families:
+            Path(families).write_text("id\talt_id\ttf_family\n")
+        settings = {"window": args.window, "max_seqlets": args.max_seqlets,
+                    "sliding_window": 21, "flank": 10, "target_fdr": 0.05, "n_leiden": 2,
+                    "min_seqlets": 20, "min_ic": 0.6, "trim_threshold": 0.3, "seed": 0}
+        cli = [str(Path(sys.executable).with_name("modisco")), "motifs", "-s",
+               str(work / "ohe.npz"), "-a", str(work / "shap.npz"), "-n",
+               str(args.max_seqlets), "-w", str(args.window), "-z", "21", "-f", "10",
+               "-l", "2", "-o", str(work / "cli.h5")]
+        ref_wall, ref_rss = measured(cli)
+        code = OURS.format(src=str(REPO / "src"), scripts=str(REPO / "workflow/scripts"),
+                           attr=str(work / "attr.h5"), onehot=str(work / "onehot.h5"),
+                           loci=str(work / "loci.tsv"), db=args.database, fam=families,
+                           settings=settings, out=str(work))
+        ours_wall, ours_rss = measured([sys.executable, "-c", code])
+        with h5py.File(work / "cli.h5") as h5:
+            seqlets = sum(int(h5[g][p]["seqlets"]["n_seqlets"][0]) for g in h5 for p in h5[g])
+        print(json.dumps({"windows": n, "length": length, "seqlets_in_patterns": seqlets,
+                          "modisco_cli_s": round(ref_wall, 1),
+                          "modisco_cli_rss_mib": round(ref_rss),
+                          "motifscope_rule_s": round(ours_wall, 1),
+                          "motifscope_rule_rss_mib": round(ours_rss),
+                          "time_ratio": round(ref_wall / ours_wall, 2)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
