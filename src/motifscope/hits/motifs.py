@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ..errors import InputError
+from ..io.modisco import PATTERN_GROUPS, read_modisco
 
-PATTERN_GROUPS = ("pos_patterns", "neg_patterns")
 
 
 @dataclass
@@ -104,38 +103,20 @@ def cwm_set(named: dict, trim_threshold: float = 0.3, n_seqlets: dict | None = N
 
 def read_modisco_cwms(path: str | os.PathLike, trim_threshold: float = 0.3,
                       include: list | None = None) -> CWMSet:
-    """CWMs of the patterns of a modisco-lite h5 (``<group>/<pattern>/contrib_scores``,
-    (w, 4)), positive patterns first, each group by pattern number.
+    """CWMs of the patterns of a modisco-lite h5 (read by :mod:`motifscope.io.modisco`),
+    positive patterns first, each group by pattern number.
 
     ``include`` keeps only the named patterns (``pos_patterns.pattern_0``, ...).
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"modisco file {path} does not exist; check hits.motifs")
-    named, counts = {}, {}
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(f"{path} is not an HDF5 file ({err}); hits.motifs takes a "
-                         "modisco-lite h5 or a MEME file") from err
-    with h5:
-        for group in PATTERN_GROUPS:
-            if group not in h5:
-                continue
-            for pname in sorted(h5[group].keys(), key=_pattern_key):
-                tag = f"{group}.{pname}"
-                if include is not None and tag not in include:
-                    continue
-                pat = h5[group][pname]
-                if "contrib_scores" not in pat:
-                    raise InputError(f"{path}: {group}/{pname} has no contrib_scores; write "
-                                     "the file with modisco-lite (`modisco motifs`)")
-                named[tag] = np.asarray(pat["contrib_scores"][:], dtype=np.float64).T
-                if "seqlets" in pat and "n_seqlets" in pat["seqlets"]:
-                    counts[tag] = int(np.ravel(pat["seqlets"]["n_seqlets"][:])[0])
-    if not named:
+    patterns, _ = read_modisco(path)
+    kept = [p for p in patterns if include is None or p.name in include]
+    if not kept:
         raise InputError(f"{path} holds no modisco patterns (groups {', '.join(PATTERN_GROUPS)})")
-    return cwm_set(named, trim_threshold, counts)
+    return cwm_set({p.name: p.cwm for p in kept}, trim_threshold,
+                   {p.name: p.n_seqlets for p in kept})
 
 
 def read_meme_cwms(path: str | os.PathLike, trim_threshold: float = 0.3) -> CWMSet:

@@ -39,7 +39,8 @@ class Pattern:
 
     name : ``<group>.pattern_<k>``; group : ``pos_patterns`` or ``neg_patterns``;
     ppm, cwm, hcwm : (4, w) float64; seqlets : DataFrame (example_idx, start, end,
-    is_revcomp), positions in the cropped window.
+    is_revcomp), positions in the cropped window; n_seqlets : ``seqlets/n_seqlets`` (the
+    table's length when the file lacks it).
     """
 
     name: str
@@ -48,14 +49,11 @@ class Pattern:
     cwm: np.ndarray
     hcwm: np.ndarray
     seqlets: pd.DataFrame
+    n_seqlets: int
 
     @property
     def sign(self) -> int:
         return 1 if self.group == "pos_patterns" else -1
-
-    @property
-    def n_seqlets(self) -> int:
-        return len(self.seqlets)
 
 
 def _pattern_number(name: str) -> int:
@@ -96,13 +94,16 @@ def read_modisco(path: str | os.PathLike) -> tuple[list[Pattern], dict]:
                 seq = pat["seqlets"] if "seqlets" in pat else {}
                 seqlets = pd.DataFrame({c: np.asarray(seq[c][:]) if c in seq else np.zeros(0)
                                         for c in SEQLET_COLUMNS})
+                count = (int(np.ravel(seq["n_seqlets"][:])[0]) if "n_seqlets" in seq
+                         else len(seqlets))
                 patterns.append(Pattern(
                     name=f"{group}.{pname}", group=group,
                     ppm=np.asarray(pat["sequence"][:], dtype=np.float64).T,
                     cwm=np.asarray(pat["contrib_scores"][:], dtype=np.float64).T,
                     hcwm=np.asarray(pat["hypothetical_contribs"][:], dtype=np.float64).T,
                     seqlets=seqlets.astype({"example_idx": np.int64, "start": np.int64,
-                                            "end": np.int64, "is_revcomp": bool})))
+                                            "end": np.int64, "is_revcomp": bool}),
+                    n_seqlets=count))
     return patterns, attrs
 
 
