@@ -1,7 +1,9 @@
 """De novo patterns of one target's attributions with modisco-lite's TF-MoDISco.
 
-The engine is modisco-lite 3.0 itself (``modiscolite.tfmodisco.TFMoDISco``): motifscope
-crops the windows, runs it with the ``modisco:`` settings of the config, shows progress and
+The engine is modisco-lite 3.0 itself: motifscope crops the windows and makes the calls of
+``modiscolite.tfmodisco.TFMoDISco`` one phase at a time (seqlets, then each metacluster's
+clustering) with the ``modisco:`` settings of the config, so that a progress bar and the log
+follow the phases; tests/test_modisco.py checks the result equals ``TFMoDISco``'s. It
 writes its h5 (:func:`motifscope.io.modisco.write_modisco`), so ``modisco report`` and Fi-NeMo
 read the file unchanged. bench/RESULTS.md ("modisco") measures the wrapper against the
 ``modisco motifs`` command on the same attributions.
@@ -13,7 +15,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from modiscolite import tfmodisco
+from modiscolite import core, extract_seqlets, tfmodisco
 
 from motifscope.errors import InputError
 from motifscope.utils import progress
@@ -113,20 +115,54 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
     x = np.ascontiguousarray(onehot[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
     h = np.ascontiguousarray(hypothetical[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
     np.random.seed(settings.seed)
-    with progress(total=1, desc=f"TF-MoDISco on {len(x)} windows", unit="run",
+    pos, neg = _tfmodisco(x, h, settings, verbose)
+    return {"pos_patterns": pos or None, "neg_patterns": neg or None,
+            "window_offset": offset, "window": settings.window}
+
+
+def _tfmodisco(x: np.ndarray, h: np.ndarray, settings: ModiscoSettings, verbose):
+    """modisco-lite's ``TFMoDISco`` step by step (the same calls with the same arguments), so
+    each phase gets a progress step: seqlet extraction, then each metacluster's clustering
+    (affinities, Leiden rounds, merging, alignment). Returns (pos, neg) SeqletSet lists or
+    None; both None when no seqlet passes the FDR."""
+    contrib = np.multiply(x, h)
+    tracks = core.TrackSet(one_hot=x, contrib_scores=contrib, hypothetical_contribs=h)
+    with progress(total=3, desc=f"TF-MoDISco on {len(x)} windows", unit="phase",
                   verbose=verbose) as bar:
+        bar.set_postfix_str("seqlets")
         try:
-            pos, neg = tfmodisco.TFMoDISco(
-                one_hot=x, hypothetical_contribs=h,
-                sliding_window_size=settings.sliding_window, flank_size=settings.flank,
-                max_seqlets_per_metacluster=settings.max_seqlets,
-                target_seqlet_fdr=settings.target_fdr, n_leiden_runs=settings.n_leiden,
-                final_min_cluster_size=settings.min_seqlets,
-                min_ic_in_window=settings.min_ic, verbose=False)
+            coords, threshold = extract_seqlets.extract_seqlets(
+                attribution_scores=contrib.sum(axis=2), window_size=settings.sliding_window,
+                flank=settings.flank,
+                suppress=int(0.5 * settings.sliding_window) + settings.flank,
+                target_fdr=settings.target_fdr, min_passing_windows_frac=0.03,
+                max_passing_windows_frac=0.2, weak_threshold_for_counting_sign=0.8)
         except (ValueError, IndexError) as err:
             # modisco-lite fails inside its isotonic threshold when no window passes
             log.warning("TF-MoDISco found no seqlets (%s); writing an empty result", err)
-            pos, neg = None, None
+            return None, None
+        by_sign = {1: [], -1: []}
+        for seqlet in tracks.create_seqlets(coords):
+            flank = int(0.5 * (len(seqlet) - settings.sliding_window))
+            core_sum = np.sum(seqlet.contrib_scores[flank:-flank])
+            if core_sum > threshold:
+                by_sign[1].append(seqlet)
+            elif core_sum < -threshold:
+                by_sign[-1].append(seqlet)
+        log.info("%d positive and %d negative seqlets", len(by_sign[1]), len(by_sign[-1]))
         bar.update(1)
-    return {"pos_patterns": pos or None, "neg_patterns": neg or None,
-            "window_offset": offset, "window": settings.window}
+        patterns = {}
+        for sign, name in ((1, "positive"), (-1, "negative")):
+            bar.set_postfix_str(f"{name} metacluster ({len(by_sign[sign])} seqlets)")
+            # a metacluster needs more than modisco-lite's min_metacluster_size (100)
+            if len(by_sign[sign]) > 100:
+                patterns[sign] = tfmodisco.seqlets_to_patterns(
+                    seqlets=by_sign[sign][:settings.max_seqlets], track_set=tracks,
+                    track_signs=sign, n_leiden_runs=settings.n_leiden,
+                    trim_to_window_size=30, initial_flank_to_add=10,
+                    final_min_cluster_size=settings.min_seqlets,
+                    min_ic_in_window=settings.min_ic)
+            else:
+                patterns[sign] = None
+            bar.update(1)
+    return patterns[1], patterns[-1]
