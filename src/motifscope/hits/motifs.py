@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..denovo.patterns import trim_span
 from ..io.modisco import PATTERN_GROUPS, read_modisco
 
 
@@ -58,14 +59,6 @@ class CWMSet:
             on = np.flatnonzero(m)
             out[i] = (on[0], on[-1] + 1) if on.size else (0, 0)
         return out
-
-
-def trim_span(cwm: np.ndarray, threshold: float = 0.3) -> tuple[int, int]:
-    """[start, end) of the positions of a (4, w) CWM from the first to the last whose sum
-    of |values| is >= ``threshold`` times the largest."""
-    score = np.abs(cwm).sum(axis=0)
-    on = np.flatnonzero(score >= score.max() * threshold)
-    return int(on[0]), int(on[-1]) + 1
 
 
 def _pattern_key(name: str):
