@@ -29,7 +29,7 @@ def main(attributions: str, onehot: str, loci: str, database: str, families: str
     log.info("%s: TF-MoDISco on %d windows (%d bp around the centre of %d bp)", target, n,
              config.window, length)
     with open_h5(attributions, "attr", "") as fa, open_h5(onehot, "X", "") as fx:
-        result = discover_patterns(fx["X"][:], fa["attr"][:], config)
+        result = discover_patterns(fx["X"], fa["attr"], config)
     write_modisco(out["h5"], result["pos_patterns"], result["neg_patterns"], result["window"],
                   result["window_offset"])
     # read back what was written, so every output describes the file users get

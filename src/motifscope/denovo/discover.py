@@ -89,9 +89,9 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
 
     Parameters
     ----------
-    onehot : array, shape (N, 4, L)
+    onehot : array or h5py dataset, shape (N, 4, L)
         One-hot windows (``loci/onehot.h5`` ``X``).
-    hypothetical : array, shape (N, 4, L)
+    hypothetical : array or h5py dataset, shape (N, 4, L)
         Hypothetical attributions of the same windows (``attributions/<target>.h5``).
     settings : ModiscoSettings
     verbose : bool, optional
@@ -105,15 +105,16 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
         when a metacluster had too few seqlets), ``window_offset`` (first cropped base) and
         ``window`` (cropped length). With no seqlet passing the FDR both are None.
     """
-    onehot, hypothetical = np.asarray(onehot), np.asarray(hypothetical)
-    if onehot.shape != hypothetical.shape or onehot.ndim != 3 or onehot.shape[1] != 4:
+    # only the crop is read, so h5py datasets are sliced on disk rather than loaded whole
+    if onehot.shape != hypothetical.shape or len(onehot.shape) != 3 or onehot.shape[1] != 4:
         raise InputError(f"one-hot {onehot.shape} and attributions {hypothetical.shape} must "
                          "both be (N, 4, L)")
     offset = crop_offset(onehot.shape[2], settings.window)
     crop = slice(offset, offset + settings.window)
     # modisco-lite works on (N, L, 4) float32, as its CLI casts
-    x = np.ascontiguousarray(onehot[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
-    h = np.ascontiguousarray(hypothetical[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
+    x = np.ascontiguousarray(np.asarray(onehot[:, :, crop]).transpose(0, 2, 1), dtype=np.float32)
+    h = np.ascontiguousarray(np.asarray(hypothetical[:, :, crop]).transpose(0, 2, 1),
+                             dtype=np.float32)
     np.random.seed(settings.seed)
     pos, neg = _tfmodisco(x, h, settings, verbose)
     return {"pos_patterns": pos or None, "neg_patterns": neg or None,

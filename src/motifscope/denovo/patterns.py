@@ -62,8 +62,8 @@ def pattern_table(patterns: list[Pattern], database, families: pd.DataFrame | No
         trimmed PPM), then for k = 1..3: match_k (database id), match_k_alt (its name),
         q_k, p_k, family_k; empty match columns when nothing matched.
     """
-    match_cols = [f"{c}_{k}" for k in range(1, TOP_MATCHES + 1)
-                  for c in ("match", "match_alt", "q", "p", "family")]
+    match_cols = [c for k in range(1, TOP_MATCHES + 1) for c in
+                  (f"match_{k}", f"match_{k}_alt", f"q_{k}", f"p_{k}", f"family_{k}")]
     columns = ["pattern", "metacluster", "n_seqlets", "width", "consensus"] + match_cols
     if not patterns:
         return pd.DataFrame(columns=columns)
@@ -86,17 +86,14 @@ def pattern_table(patterns: list[Pattern], database, families: pd.DataFrame | No
             if k <= len(best):
                 m = best.iloc[k - 1]
                 target = str(m["target_id"])
-                row |= {f"match_{k}": target, f"match_alt_{k}": database.alt_id(target),
+                row |= {f"match_{k}": target, f"match_{k}_alt": database.alt_id(target),
                         f"q_{k}": float(m["q-value"]), f"p_{k}": float(m["p-value"]),
                         f"family_{k}": family.get(target, "")}
             else:
-                row |= {f"match_{k}": "", f"match_alt_{k}": "", f"q_{k}": np.nan,
+                row |= {f"match_{k}": "", f"match_{k}_alt": "", f"q_{k}": np.nan,
                         f"p_{k}": np.nan, f"family_{k}": ""}
         rows.append(row)
-    table = pd.DataFrame(rows, columns=columns)
-    # Fi-NeMo-style labels read match_1_alt (the TF name); keep both spellings
-    return table.rename(columns={f"match_alt_{k}": f"match_{k}_alt"
-                                 for k in range(1, TOP_MATCHES + 1)})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def write_pattern_memes(patterns: list[Pattern], pwm_path: str | os.PathLike,
