@@ -2,7 +2,7 @@ rule annotate_seqlets:
     """Best TOMTOM matches of every seqlet of a target; counts per motif group."""
     input:
         seqlets=result("seqlets/{target}.tsv"),
-        onehot=result("loci/onehot.h5"),
+        onehot=target_loci("onehot.h5"),
         motifs=result("motifs/database.meme"),
         table=result("motifs/database.tsv"),
         clusters=result("motifs/clusters.tsv"),

@@ -1,7 +1,7 @@
 rule attribute:
     """DeepLIFT/SHAP (or ISM) attributions of one shard of loci for one target."""
     input:
-        onehot=result("loci/onehot.h5"),
+        onehot=target_loci("onehot.h5"),
         model=model_file(),
     output:
         result("attributions/shards/{target}/{shard}.h5"),
@@ -31,7 +31,7 @@ rule merge_attributions:
     """Concatenate the shards of one target into attributions/<target>.h5 (+ modisco npz)."""
     input:
         shards=attribution_shards,
-        onehot=result("loci/onehot.h5"),
+        onehot=target_loci("onehot.h5"),
     output:
         **modisco_npz_outputs(),
         h5=result("attributions/{target}.h5"),

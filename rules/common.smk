@@ -3,7 +3,12 @@ input functions are in rules/inputs/ (the only Python in rules/)."""
 
 from snakemake.utils import validate
 
-from motifscope.validation import check_config_choices, check_config_keys
+from motifscope.io.loci import loci_folder, target_peak_files
+from motifscope.validation import (
+    check_config_choices,
+    check_config_keys,
+    check_target_peaks,
+)
 
 # unknown keys first (with "did you mean"), then the schema, then combinations of values
 check_config_keys(
@@ -74,9 +79,34 @@ def genome_fasta():
     return result("sim/genome.fa") if SIMULATED else _user_file("genome")
 
 
+def peak_files():
+    """Every peak file: the simulated peaks for the demo, else config `peaks` (one file, or
+    the files of a mapping target -> file, in its order)."""
+    if SIMULATED:
+        return [result("sim/peaks.narrowPeak")]
+    peaks = _user_file("peaks")
+    return list(dict.fromkeys(peaks.values())) if isinstance(peaks, dict) else [peaks]
+
+
 def peak_file():
-    """The peak file: the simulated peaks for the demo, else config `peaks`."""
-    return result("sim/peaks.narrowPeak") if SIMULATED else _user_file("peaks")
+    """The peak file when there is one (the demo's, or config `peaks` as a path)."""
+    files = peak_files()
+    return files[0] if len(files) == 1 else files
+
+
+def target_peak_file(wildcards):
+    """The peak file config `peaks` gives the `target` wildcard."""
+    return TARGET_PEAKS[wildcards.target]
+
+
+def target_loci(name):
+    """Input function: `name` (loci.tsv or onehot.h5) of the windows of the `target`
+    wildcard: loci/targets/<target>/ when it has its own peak file, else loci/."""
+
+    def path(wildcards):
+        return result(f"{loci_folder(config, wildcards.target)}/{name}")
+
+    return path
 
 
 def model_file():
@@ -143,6 +173,8 @@ def _resolve_targets():
 
 config["targets"], TARGET_GROUPS = _resolve_targets()
 TARGETS = list(config["targets"])
+TARGET_PEAKS = target_peak_files(config)
+check_target_peaks(TARGET_PEAKS, TARGETS)
 
 
 # --- the stage table -----------------------------------------------------------------------
@@ -180,7 +212,7 @@ STAGES = {
     ),
     "peaks": dict(
         smk=["peaks.smk"],
-        rules=["extract_loci"],
+        rules=["extract_loci", "target_loci"],
         switch=None,
         when=True,
         final={"extract_loci": ["loci/loci.tsv"]},
@@ -286,7 +318,9 @@ STAGES = {
         smk=["hits.smk"],
         rules=["call_hits", "motif_syntax"],
         switch="hits",
-        when=True,
+        # CWMs come from hits.motifs or this run's modisco patterns
+        when=config["stages"]["attribution"]
+        and bool(config["hits"]["motifs"] or config["stages"]["modisco"]),
         final={
             "call_hits": ["hits/{target}.tsv"],
             "motif_syntax": ["syntax/{target}.cooccurrence.tsv"],

@@ -29,7 +29,8 @@ rule fimo_attribution:
     attribution threshold."""
     input:
         scan=result("fimo/scan.tsv.gz"),
-        onehot=result("loci/onehot.h5"),
+        onehot=target_loci("onehot.h5"),
+        loci=target_loci("loci.tsv"),
         attributions=result("attributions/{target}.h5"),
         motifs=result("motifs/database.meme"),
     output:

@@ -4,8 +4,8 @@ rule call_hits:
     input:
         unpack(hits_inputs),
         attributions=result("attributions/{target}.h5"),
-        onehot=result("loci/onehot.h5"),
-        loci=result("loci/loci.tsv"),
+        onehot=target_loci("onehot.h5"),
+        loci=target_loci("loci.tsv"),
         genome=genome_fasta(),
     output:
         tsv=report(

@@ -3,8 +3,8 @@ rule modisco:
     TOMTOM-labelled, with MEME files, a figure and the pattern seqlets on the genome."""
     input:
         attributions=result("attributions/{target}.h5"),
-        onehot=result("loci/onehot.h5"),
-        loci=result("loci/loci.tsv"),
+        onehot=target_loci("onehot.h5"),
+        loci=target_loci("loci.tsv"),
         database=result("motifs/database.meme"),
         families=result("motifs/database.tsv"),
     output:

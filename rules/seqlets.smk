@@ -2,8 +2,8 @@ rule call_seqlets:
     """Seqlets of one target from its attributions, in genome coordinates (TSV, BED, figure)."""
     input:
         attributions=result("attributions/{target}.h5"),
-        onehot=result("loci/onehot.h5"),
-        loci=result("loci/loci.tsv"),
+        onehot=target_loci("onehot.h5"),
+        loci=target_loci("loci.tsv"),
     output:
         tsv=report(
             result("seqlets/{target}.tsv"),

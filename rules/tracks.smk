@@ -4,8 +4,8 @@ rule tracks:
     input:
         unpack(tracks_inputs),
         attributions=result("attributions/{target}.h5"),
-        onehot=result("loci/onehot.h5"),
-        loci=result("loci/loci.tsv"),
+        onehot=target_loci("onehot.h5"),
+        loci=target_loci("loci.tsv"),
         genome=genome_fasta(),
     output:
         **tracks_outputs(),

@@ -4,6 +4,8 @@ bigBed, counts), genome tracks read back, motif syntax statistics, and the rules
 finemo itself is compared in tests/oracle/test_hits_finemo.py.
 """
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -211,6 +213,43 @@ def test_call_hits_writes_tsv_bed9_bigbed_and_counts(fake_run):
     counts = pd.read_csv(d / "hits.counts.tsv", sep="\t")
     assert list(counts.peak) == list(loci.name)
     assert counts.drop(columns="peak").to_numpy().sum() == len(table)
+
+
+def test_no_modisco_pattern_gives_empty_valid_hit_files(fake_run, tmp_path):
+    """TF-MoDISco found nothing: empty tables and a bigBed that UCSC-format readers open
+    (pybigtools itself writes an unreadable file for zero records)."""
+    import call_hits
+    import pyBigWig
+    import pybigtools
+
+    from motifscope.io.modisco import write_modisco
+
+    d, sizes, _, _, loci = fake_run
+    write_modisco(tmp_path / "empty.h5", None, None, window_size=20, window_offset=0)
+    settings = {"penalty": 0.7, "trim_threshold": 0.3, "tol": 5e-4, "max_steps": 100,
+                "batch_size": 10}
+    out = {k: str(tmp_path / f"hits.{k}") for k in ("tsv", "bed", "bb")}
+    call_hits.main(motifs=str(tmp_path / "empty.h5"), patterns=str(d / "patterns.tsv"),
+                   attributions=str(d / "attr.h5"), onehot=str(d / "onehot.h5"),
+                   loci=str(d / "loci.tsv"), genome=str(d / "genome.fa"), target="tf",
+                   settings=settings, device="cpu", counts=str(tmp_path / "counts.tsv"),
+                   **out)
+    table = pd.read_csv(out["tsv"], sep="\t")
+    assert list(table.columns) == HITS_COLUMNS and table.empty
+    assert Path(out["bed"]).read_text() == ""
+    assert list(pd.read_csv(tmp_path / "counts.tsv", sep="\t").peak) == list(loci.name)
+    bb = pybigtools.open(out["bb"])
+    assert bb.chroms() == sizes and all(list(bb.records(c)) == [] for c in sizes)
+    other = pyBigWig.open(out["bb"])
+    assert other.isBigBed() and other.chroms() == sizes
+    assert not other.entries("chr1", 0, sizes["chr1"])
+    assert b"table hits" in other.SQL()
+    with pytest.raises(InputError, match="holds no modisco patterns"):
+        call_hits.main(motifs=str(tmp_path / "empty.h5"), patterns=None,
+                       attributions=str(d / "attr.h5"), onehot=str(d / "onehot.h5"),
+                       loci=str(d / "loci.tsv"), genome=str(d / "genome.fa"), target="tf",
+                       settings=settings, device="cpu", counts=str(tmp_path / "c2.tsv"),
+                       **out)
 
 
 def test_tracks_read_back_equal_to_the_hdf5(fake_run):

@@ -15,8 +15,9 @@ def _count_peak_lines(path):
         )
 
 
-def n_candidate_loci():
-    """Upper bound on the number of loci, known when the workflow is parsed.
+def n_candidate_loci(target=None):
+    """Upper bound on the number of loci (of `target`'s windows), known when the workflow is
+    parsed.
 
     Shards are fixed before `extract_loci` runs so that a dry run lists every job; peaks
     later dropped (duplicates, off-contig windows) only leave trailing shards emptier.
@@ -26,14 +27,15 @@ def n_candidate_loci():
     if SIMULATED:
         # distractors (target null) get no peaks of their own
         return sum(m["peaks"] for m in config["simulate"]["motifs"] if m["target"])
-    path = peak_file()
-    return _count_peak_lines(path) if Path(path).exists() else 1
+    paths = [TARGET_PEAKS[target]] if target in TARGET_PEAKS else peak_files()
+    return sum(_count_peak_lines(p) if Path(p).exists() else 1 for p in paths)
 
 
-def shard_ids():
-    """Zero-padded shard ids 0000, 0001, ...: shard k holds loci [k*size, (k+1)*size)."""
+def shard_ids(target=None):
+    """Zero-padded shard ids 0000, 0001, ...: shard k holds loci [k*size, (k+1)*size) of
+    the target's windows."""
     size = config["attribution"]["shard_size"]
-    n = max(1, math.ceil(n_candidate_loci() / size))
+    n = max(1, math.ceil(n_candidate_loci(target) / size))
     return [f"{k:04d}" for k in range(n)]
 
 
@@ -48,7 +50,7 @@ def attribution_shards(wildcards):
     return expand(
         result("attributions/shards/{target}/{shard}.h5"),
         target=wildcards.target,
-        shard=shard_ids(),
+        shard=shard_ids(wildcards.target),
     )
 
 

@@ -8,6 +8,12 @@ def report_inputs(wildcards):
     for name, stage in STAGES.items():
         if stage_runs(name) and stage["report_reads"]:
             inputs[stage["switch"] or stage["rules"][0]] = stage_report_inputs(name)
+    if TARGET_PEAKS:
+        inputs["target_loci"] = [
+            result(f"loci/targets/{t}/{name}")
+            for t in TARGET_PEAKS
+            for name in ("loci.tsv", "onehot.h5")
+        ]
     return inputs
 
 
@@ -38,9 +44,10 @@ def report_figures():
 def checksum_inputs():
     """Input files the report lists with their SHA-256 (label -> path)."""
     database = motif_db_source()
+    peaks = {f"peaks ({t})": path for t, path in TARGET_PEAKS.items()}
     return {
         "genome": genome_fasta(),
-        "peaks": peak_file(),
+        **(peaks or {"peaks": peak_file()}),
         "model": model_file(),
         "motif database": database[0] if database else result("motifs/database.meme"),
     }

@@ -14,7 +14,9 @@ Coordinates are 0-based half-open throughout.
 
 from __future__ import annotations
 
+import itertools
 import os
+import struct
 import tempfile
 from pathlib import Path
 
@@ -89,20 +91,68 @@ def write_bbi(path: str | os.PathLike, chrom_sizes: dict, records, autosql: str 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    records = iter(records)
+    first = next(records, None)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        writer = pybigtools.open(tmp, "w")
         sizes = {c: int(n) for c, n in chrom_sizes.items()}
-        if autosql is None:
-            writer.write(sizes, records)
+        if first is None and path.suffix == ".bb":
+            _write_empty_bigbed(tmp, sizes, autosql)
+        elif first is None:
+            raise InputError(f"{path}: no values to write; a bigWig needs at least one")
         else:
-            writer.write(sizes, records, autosql=autosql)
+            writer = pybigtools.open(tmp, "w")
+            records = itertools.chain([first], records)
+            if autosql is None:
+                writer.write(sizes, records)
+            else:
+                writer.write(sizes, records, autosql=autosql)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _bed_field_count(autosql: str | None) -> int:
+    """Fields of a bigBed's records: the autoSql's declarations (3 without one)."""
+    if not autosql:
+        return 3
+    body = autosql[autosql.index("(") + 1:autosql.rindex(")")]
+    return sum(1 for line in body.splitlines() if line.strip().endswith('"') and ";" in line)
+
+
+def _write_empty_bigbed(path, chrom_sizes: dict, autosql: str | None = None) -> None:
+    """A valid bigBed (version 4) with no records, which pybigtools does not write.
+
+    Layout (UCSC bbiFile): the 64-byte header, the autoSql text, the 40-byte total summary,
+    the chromosome B+ tree (one leaf holding every contig), the data section (a record count
+    of 0) and an R-tree index with one empty leaf; no zoom levels, no compression.
+    """
+    fields = _bed_field_count(autosql)
+    names = [c.encode() for c in chrom_sizes][:0xFFFF]
+    key_size = max([len(n) for n in names] + [1])
+    auto = (autosql or "").encode() + b"\0" if autosql else b""
+    header_size, summary_size = 64, 40
+    auto_offset = header_size if auto else 0
+    summary_offset = header_size + len(auto)
+    tree_offset = summary_offset + summary_size
+    tree = struct.pack("<IIIIQQ", 0x78CA8C91, max(len(names), 1), key_size, 8, len(names), 0)
+    tree += struct.pack("<BBH", 1, 0, len(names))
+    for index, (name, size) in enumerate(zip(names, chrom_sizes.values())):
+        tree += name.ljust(key_size, b"\0") + struct.pack("<II", index, int(size))
+    data_offset = tree_offset + len(tree)
+    data = struct.pack("<Q", 0)
+    index_offset = data_offset + len(data)
+    index = struct.pack("<IIQIIIIQII", 0x2468ACE0, 256, 0, 0, 0, 0, 0, index_offset, 512, 0)
+    index += struct.pack("<BBH", 1, 0, 0)
+    header = struct.pack("<IHHQQQHHQQIQ", 0x8789F2EB, 4, 0, tree_offset, data_offset,
+                         index_offset, fields, min(fields, 12), auto_offset, summary_offset,
+                         0, 0)
+    summary = struct.pack("<Qdddd", 0, 0.0, 0.0, 0.0, 0.0)
+    with open(path, "wb") as fh:
+        fh.write(header + auto + summary + tree + data + index + struct.pack("<I", 0x8789F2EB))
 
 
 def _write_bigwig(path, chrom_sizes: dict, records) -> None:

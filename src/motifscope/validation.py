@@ -171,6 +171,35 @@ def check_config_choices(config: Mapping) -> None:
             "stages: {filters: false}, or give the model as model.format: state_dict")
 
 
+def check_target_peaks(target_peaks: Mapping, targets) -> None:
+    """Refuse a ``peaks`` mapping that names something other than a target.
+
+    Parameters
+    ----------
+    target_peaks : mapping target -> peak file
+        Config ``peaks`` when it is a mapping (:func:`motifscope.io.loci.target_peak_files`).
+    targets : list of str
+        The resolved target names (config ``targets``).
+
+    Raises
+    ------
+    InputError
+        A key that is not a target (with the closest target name), or a file that does not
+        exist.
+    """
+    known = list(targets)
+    for name, path in target_peaks.items():
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else \
+                f"the targets are {', '.join(known[:8])}" + (", ..." if len(known) > 8 else "")
+            raise InputError(f"config key peaks.{name}: '{name}' is not a target; {hint} "
+                             "(targets without an entry use every peak file)")
+        if not Path(str(path)).exists():
+            raise InputError(f"config key peaks.{name}: peak file {path} does not exist; "
+                             "check the path (relative paths start where snakemake runs)")
+
+
 def check_attributable(model, fmt: str | None = None, path: str = "model",
                        key: str = "attribution.method: ism") -> None:
     """Library-side twin of :func:`refuse_structureless` for a loaded model: raise when

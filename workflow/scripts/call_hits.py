@@ -5,7 +5,8 @@ Reads the CWMs (this run's ``modisco/<target>.h5`` or ``hits.motifs``), the attr
 and one-hot windows, and writes ``hits/<target>.tsv`` (chrom, start, end, strand, pattern,
 label, family, coefficient, similarity, attribution, peak, window_offset; 0-based
 half-open), ``hits/<target>.bed`` (BED9, one colour per pattern), ``hits/<target>.bb``
-(bigBed) and ``hits/<target>.counts.tsv`` (peak x pattern hit counts).
+(bigBed) and ``hits/<target>.counts.tsv`` (peak x pattern hit counts). When this run's
+TF-MoDISco found no pattern, the files are written empty (a valid, empty bigBed).
 """
 
 import logging
@@ -16,9 +17,10 @@ import pandas as pd
 
 from _common import run
 from motifscope.hits import FitSettings, fit_hits, read_cwms
-from motifscope.hits.outputs import (hit_counts, hits_to_bed9, hits_to_genome,
+from motifscope.hits.outputs import (HITS_COLUMNS, hit_counts, hits_to_bed9, hits_to_genome,
                                      pattern_labels, write_bigbed)
 from motifscope.io import read_loci
+from motifscope.io.modisco import read_modisco
 from motifscope.tracks import chrom_sizes_of
 from motifscope.utils import atomic_path, resolve_device
 
@@ -29,6 +31,13 @@ def main(motifs: str, patterns: str | None, attributions: str, onehot: str, loci
          genome: str, target: str, settings: dict, device: str, tsv: str, bed: str, bb: str,
          counts: str) -> None:
     loci_table = read_loci(loci)
+    if patterns and not read_modisco(motifs)[0]:
+        log.warning("%s: TF-MoDISco found no pattern (see modisco/%s.patterns.tsv), so there "
+                    "are no hits to call; writing empty hit files", target, target)
+        write_outputs(pd.DataFrame(columns=HITS_COLUMNS), [],
+                      pd.DataFrame({"peak": loci_table["name"].to_numpy()}), genome, tsv, bed,
+                      bb, counts)
+        return
     cwms = read_cwms(motifs, settings["trim_threshold"])
     labels = pattern_labels(pd.read_csv(patterns, sep="\t", keep_default_na=False)
                             if patterns and os.path.exists(patterns) else None, cwms.names)
@@ -43,14 +52,21 @@ def main(motifs: str, patterns: str | None, attributions: str, onehot: str, loci
              len(hits), hits["example_idx"].nunique(), len(loci_table),
              int((~qc["converged"]).sum()) if len(qc) else 0)
     table = hits_to_genome(hits, cwms, loci_table, labels)
+    write_outputs(table, cwms.names, hit_counts(hits, cwms, loci_table), genome, tsv, bed, bb,
+                  counts)
+
+
+def write_outputs(table: pd.DataFrame, names: list, peak_counts: pd.DataFrame, genome: str,
+                  tsv: str, bed: str, bb: str, counts: str) -> None:
+    """The hits table, its BED9 and bigBed, and the peak x pattern counts."""
     with atomic_path(tsv) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    bed9 = hits_to_bed9(table, cwms.names)
+    bed9 = hits_to_bed9(table, names)
     with atomic_path(bed) as tmp:
         bed9.to_csv(tmp, sep="\t", index=False, header=False)
     write_bigbed(bed9, chrom_sizes_of(genome), bb)
     with atomic_path(counts) as tmp:
-        hit_counts(hits, cwms, loci_table).to_csv(tmp, sep="\t", index=False)
+        peak_counts.to_csv(tmp, sep="\t", index=False)
 
 
 if "snakemake" in globals():

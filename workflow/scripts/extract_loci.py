@@ -1,11 +1,17 @@
-"""Rule extract_loci: windows around peaks -> loci/loci.tsv and chunked loci/onehot.h5."""
+"""Rules extract_loci and target_loci: windows around peaks -> loci.tsv and chunked onehot.h5.
+
+extract_loci reads every peak file (one, or the per-target files of a `peaks` mapping, whose
+union it writes to loci/); target_loci reads one target's file into loci/targets/<target>/
+and records, in the column ``union_idx``, each window's row in loci/loci.tsv.
+"""
 
 import logging
 
 import numpy as np
 
 from _common import run
-from motifscope.io import open_fasta, plan_loci, read_onehot, read_peaks, write_onehot
+from motifscope.io import open_fasta, read_loci, read_onehot, write_onehot
+from motifscope.io.loci import plan_union, union_rows
 from motifscope.io.fasta import all_n_loci
 from motifscope.io.ncontent import drop_n_windows
 from motifscope.utils import atomic_path
@@ -27,14 +33,17 @@ def report_all_n(loci, onehot, chunk=4096) -> int:
     return int(empty.size)
 
 
-def main(genome: str, peaks_file: str, window: int, off_chrom: str, center: str,
-         loci_out: str, onehot_out: str, max_n_fraction: float = 1.0) -> None:
-    peaks = read_peaks(peaks_file)
+def main(genome: str, peaks_file, window: int, off_chrom: str, center: str,
+         loci_out: str, onehot_out: str, max_n_fraction: float = 1.0,
+         union_loci: str | None = None) -> None:
+    """Windows of ``peaks_file`` (a path, or a list of paths whose union is taken) into
+    ``loci_out`` and ``onehot_out``; with ``union_loci`` (loci/loci.tsv) the table gains
+    ``union_idx``."""
+    paths = [peaks_file] if isinstance(peaks_file, str) else list(peaks_file)
     fasta = open_fasta(genome)
     sizes = {name: len(fasta[name]) for name in fasta.keys()}
-    loci, stats = plan_loci(peaks, sizes, window, off_chrom, center, peaks_name=peaks_file,
-                            fasta_name=genome)
-    log.info("%d peaks read from %s", stats["n_peaks"], peaks_file)
+    loci, stats = plan_union(paths, sizes, window, off_chrom, center, fasta_name=genome)
+    log.info("%d peaks read from %s", stats["n_peaks"], ", ".join(paths))
     log.info("%d duplicate windows removed", stats["n_duplicates"])
     log.info("%d windows run off a contig end: %s", stats["n_off_chrom"],
              "dropped" if off_chrom == "drop" else "padded with N")
@@ -42,6 +51,8 @@ def main(genome: str, peaks_file: str, window: int, off_chrom: str, center: str,
     log.info("%d windows contain N; %d with more than %.3g N dropped (loci.max_n_fraction)",
              n_stats["n_with_n"], n_stats["n_dropped_n"], max_n_fraction)
     log.info("%d loci of %d bp kept", len(loci), window)
+    if union_loci is not None:
+        loci["union_idx"] = union_rows(loci, read_loci(union_loci), ", ".join(paths))
     write_onehot(loci, fasta, onehot_out, window, genome_name=genome, attrs=n_stats)
     report_all_n(loci, onehot_out)
     with atomic_path(loci_out) as tmp:
@@ -53,4 +64,5 @@ if "snakemake" in globals():
         window=snakemake.params.window, off_chrom=snakemake.params.off_chrom,
         center=snakemake.params.center, loci_out=snakemake.output.loci,
         max_n_fraction=snakemake.params.max_n_fraction,
-        onehot_out=snakemake.output.onehot)
+        onehot_out=snakemake.output.onehot,
+        union_loci=snakemake.input.get("union_loci"))

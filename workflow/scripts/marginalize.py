@@ -3,9 +3,10 @@
 import logging
 
 import h5py
+import pandas as pd
 
 from _common import run
-from motifscope.io import read_meme, select_motifs
+from motifscope.io import read_meme, read_peaks, select_motifs
 from motifscope.marginalize import make_backgrounds, marginalize_motifs, plot_marginalization
 from motifscope.models import check_model, load_model
 from motifscope.plot import save_figure
@@ -15,7 +16,7 @@ from motifscope.validation import check_attributable, check_finite_table
 log = logging.getLogger("motifscope.marginalize")
 
 
-def main(model_spec: dict, motif_file: str, genome: str, peaks: str, onehot: str,
+def main(model_spec: dict, motif_file: str, genome: str, peaks, onehot: str,
          targets: dict, settings: dict, batch_size: int, device: str, random_state: int,
          n_shuffles: int, tables: list, plots: list) -> None:
     model = load_model(model_spec)
@@ -26,6 +27,8 @@ def main(model_spec: dict, motif_file: str, genome: str, peaks: str, onehot: str
                            key="marginalize.func: predict")
     motifs = select_motifs(read_meme(motif_file), settings["motifs"], "marginalize.motifs")
     kind = settings["background"]
+    if not isinstance(peaks, str):  # per-target peak files: genomic backgrounds avoid all
+        peaks = pd.concat([read_peaks(path) for path in peaks], ignore_index=True)
     with h5py.File(onehot, "r") as h5:  # shuffled_peaks reads only the drawn windows
         backgrounds = make_backgrounds(
             kind, settings["n_backgrounds"], length, random_state=random_state, genome=genome,

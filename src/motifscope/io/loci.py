@@ -299,3 +299,91 @@ def read_loci(path: str | os.PathLike) -> pd.DataFrame:
     """Read ``loci/loci.tsv`` (columns idx, chrom, start, end, summit, name, score)."""
     return pd.read_csv(path, sep="\t", dtype={"chrom": str, "name": str},
                        keep_default_na=False, na_values={"score": ["", "NaN", "nan"]})
+
+
+# --- per-target peak sets (config `peaks` as a mapping target -> file) --------------------
+
+def target_peak_files(config: dict) -> dict[str, str]:
+    """The targets that have their own peak file: config ``peaks`` when it is a mapping
+    target -> file (and the run is not simulated), else empty."""
+    peaks = config.get("peaks")
+    if config.get("simulate", {}).get("enabled") or not isinstance(peaks, dict):
+        return {}
+    return dict(peaks)
+
+
+def loci_folder(config: dict, target: str | None = None) -> str:
+    """Where the windows of ``target`` are, relative to ``results/<run>/``.
+
+    ``loci/targets/<target>`` when config ``peaks`` gives the target its own peak file,
+    else ``loci`` (every peak: the one file, or the union of the per-target files, which is
+    also what target-independent stages such as predict and filters read). Every per-target
+    output row (attributions, seqlets, patterns, hits, tracks) indexes the windows of this
+    folder's ``loci.tsv`` and ``onehot.h5``.
+    """
+    if target is not None and target in target_peak_files(config):
+        return f"loci/targets/{target}"
+    return "loci"
+
+
+def plan_union(peak_paths, chrom_sizes: dict[str, int], window: int, off_chrom: str = "drop",
+               center: str = "auto", fasta_name: str = "genome") -> tuple[pd.DataFrame, dict]:
+    """:func:`plan_loci` over several peak files: their windows, in file order, each window
+    once (a window in several files keeps the first file's name and score).
+
+    Parameters
+    ----------
+    peak_paths : list of path
+        Peak files (each checked on its own, so messages name the file and line).
+    chrom_sizes, window, off_chrom, center, fasta_name
+        As in :func:`plan_loci`.
+
+    Returns
+    -------
+    loci : DataFrame
+        As in :func:`plan_loci` (idx 0..n-1).
+    stats : dict
+        Summed over the files; ``n_duplicates`` also counts windows repeated across files.
+    """
+    tables, stats = [], {"n_peaks": 0, "n_duplicates": 0, "n_off_chrom": 0,
+                         "off_chrom": off_chrom}
+    for path in peak_paths:
+        loci, file_stats = plan_loci(read_peaks(path), chrom_sizes, window, off_chrom, center,
+                                     peaks_name=str(path), fasta_name=fasta_name)
+        tables.append(loci)
+        for key in ("n_peaks", "n_duplicates", "n_off_chrom"):
+            stats[key] += file_stats[key]
+    union = pd.concat(tables, ignore_index=True)
+    repeated = union.duplicated(subset=["chrom", "start"], keep="first").to_numpy()
+    union = union[~repeated].reset_index(drop=True)
+    union["idx"] = np.arange(len(union))
+    stats["n_duplicates"] += int(repeated.sum())
+    stats["n_loci"] = len(union)
+    return union, stats
+
+
+def union_rows(target_loci: pd.DataFrame, union_loci: pd.DataFrame,
+               target_file: str = "the target's peaks") -> np.ndarray:
+    """Row (``idx``) in the union loci table of each of a target's windows, matched on
+    (chrom, start).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (len(target_loci),)
+
+    Raises
+    ------
+    InputError
+        A window of the target is not among the union's (the two tables come from different
+        configs: rerun extract_loci).
+    """
+    key = pd.MultiIndex.from_frame(union_loci[["chrom", "start"]].astype({"start": np.int64}))
+    rows = key.get_indexer(pd.MultiIndex.from_frame(
+        target_loci[["chrom", "start"]].astype({"start": np.int64})))
+    if (rows < 0).any():
+        bad = target_loci.iloc[int(np.argmax(rows < 0))]
+        raise InputError(f"{target_file}: window {bad['chrom']}:{int(bad['start'])}-"
+                         f"{int(bad['end'])} is not in loci/loci.tsv (the union of the peak "
+                         "files); the two were made with different settings, delete "
+                         "results/<run>/loci and rerun")
+    return union_loci["idx"].to_numpy(np.int64)[rows]

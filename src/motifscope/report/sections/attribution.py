@@ -112,14 +112,24 @@ def _planted_marks(ctx: ReportContext) -> pd.DataFrame | None:
                          "label": ("planted " + names.where(names != "", sites["motif_id"]))})
 
 
+def _prediction_rows(ctx: ReportContext, target: str) -> np.ndarray:
+    """Row of predictions/predictions.tsv (every window) of each of the target's windows."""
+    loci = ctx.loci(target)
+    column = "union_idx" if "union_idx" in loci.columns else "idx"
+    return loci[column].to_numpy(np.int64)
+
+
 def _top_loci(ctx: ReportContext, target: str, n: int) -> list[int]:
+    """The target's windows (rows of its loci.tsv) with the highest output, at most n."""
     relative = "predictions/predictions.tsv"
     if ctx.exists(relative):
         predictions = ctx.tsv(relative, dtype={"name": str, "chrom": str})
-        order = predictions.sort_values([target, "idx"], ascending=[False, True],
-                                        kind="mergesort")
-        return [int(i) for i in order["idx"].head(n)]
-    return list(range(min(n, len(ctx.loci()))))
+        own = pd.DataFrame({"row": np.arange(len(ctx.loci(target))),
+                            "idx": _prediction_rows(ctx, target)})
+        ranked = own.merge(predictions[["idx", target]], on="idx").sort_values(
+            [target, "idx"], ascending=[False, True], kind="mergesort")
+        return [int(i) for i in ranked["row"].head(n)]
+    return list(range(min(n, len(ctx.loci(target)))))
 
 
 def _examples(ctx: ReportContext, target: str, n: int, width: int) -> list[dict]:
@@ -128,10 +138,11 @@ def _examples(ctx: ReportContext, target: str, n: int, width: int) -> list[dict]
         return []
     rows = np.sort(np.asarray(idx))
     attr = read_rows(ctx.path(f"attributions/{target}.h5"), rows)
-    with h5py.File(ctx.path("loci/onehot.h5"), "r") as h5:
+    with h5py.File(ctx.path(ctx.loci_file("onehot.h5", target)), "r") as h5:
         X = h5["X"][rows].astype(np.float32)
     projected = dict(zip(rows.tolist(), attr * X))
-    loci = ctx.loci().set_index("idx")
+    loci = ctx.loci(target).set_index("idx")
+    prediction_row = dict(zip(loci.index, _prediction_rows(ctx, target)))
     predictions = (ctx.tsv("predictions/predictions.tsv", dtype={"name": str, "chrom": str})
                    .set_index("idx") if ctx.exists("predictions/predictions.tsv") else None)
     marks = {"seqlets": _seqlet_marks(ctx, target), "fimo": _fimo_marks(ctx, target, idx),
@@ -144,14 +155,15 @@ def _examples(ctx: ReportContext, target: str, n: int, width: int) -> list[dict]
         locus = loci.loc[i]
         title = (f"locus {i} {locus['name']} {locus['chrom']}:{int(locus['start']) + start}-"
                  f"{int(locus['start']) + end}")
+        output = (predictions.loc[prediction_row[i], target] if predictions is not None
+                  else np.nan)
         if predictions is not None:
-            title += f", {target} output {predictions.loc[i, target]:.3g}"
+            title += f", {target} output {output:.3g}"
         example = {"matrix": matrix[:, start:end], "start": start, "title": title,
                    "locus": {"locus": i, "name": locus["name"], "chrom": locus["chrom"],
                              "start": int(locus["start"]), "end": int(locus["end"]),
                              "shown": f"{start}-{end}",
-                             "output": (predictions.loc[i, target] if predictions is not None
-                                        else np.nan)}}
+                             "output": output}}
         for kind, table in marks.items():
             if table is None:
                 continue
@@ -181,7 +193,7 @@ def attribution_section(ctx: ReportContext) -> Section:
     any_target = False
     for target in ctx.targets:
         relative = f"attributions/{target}.h5"
-        if not ctx.exists(relative) or not ctx.exists("loci/onehot.h5"):
+        if not ctx.exists(relative) or not ctx.exists(ctx.loci_file("onehot.h5", target)):
             section.add(tag("h3", target))
             _missing(section, ctx, relative)
             continue

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from motifscope.io.loci import loci_folder
 from motifscope.plot import save_figure
 from motifscope.report.html import Section, code, note
 
@@ -90,8 +91,14 @@ class ReportContext:
             self._cache[key] = pd.read_csv(self.path(relative), sep="\t", **kwargs)
         return self._cache[key]
 
-    def loci(self) -> pd.DataFrame:
-        return self.tsv("loci/loci.tsv", dtype={"chrom": str, "name": str},
+    def loci_file(self, name: str = "loci.tsv", target: str | None = None) -> str:
+        """``loci.tsv`` or ``onehot.h5`` of a target's windows (its own peak file's, under
+        loci/targets/<target>/, else every peak's under loci/), relative to the run."""
+        return f"{loci_folder(self.config, target)}/{name}"
+
+    def loci(self, target: str | None = None) -> pd.DataFrame:
+        """The windows of ``target`` (of every peak when None): loci.tsv as a table."""
+        return self.tsv(self.loci_file("loci.tsv", target), dtype={"chrom": str, "name": str},
                         keep_default_na=False, na_values={"score": ["", "NaN", "nan"]})
 
     def save(self, fig, name: str) -> Path:

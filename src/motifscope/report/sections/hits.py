@@ -31,7 +31,7 @@ def hits_marks(ctx, target: str) -> pd.DataFrame | None:
     hits = read_hits_table(ctx, target)
     if hits is None:
         return None
-    loci = ctx.loci()
+    loci = ctx.loci(target)
     first = {}
     for idx, name in zip(loci["idx"], loci["name"]):
         first.setdefault(str(name), int(idx))
@@ -82,9 +82,12 @@ def hits_section(ctx) -> Section:
     """Motif instances per target (Fi-NeMo's sparse CWM fit), motif syntax (co-occurrence,
     spacing) and the genome tracks."""
     section = Section("hits", "Motif instances, syntax and genome tracks")
-    if not ctx.stage_on("hits"):
+    has_cwms = bool(ctx.setting("hits", "motifs")) or ctx.stage_on("modisco")
+    if not ctx.stage_on("hits") or not has_cwms:
         section.status = "skipped"
-        section.add(note("Skipped: stages.hits is false in the config."))
+        section.add(note("Skipped: stages.hits is false in the config." if not
+                         ctx.stage_on("hits") else "Skipped: there are no CWMs to call hits "
+                         "with (stages.modisco is false and hits.motifs is not set)."))
     else:
         penalty = ctx.setting("hits", "penalty", default=0.7)
         section.add(paragraph(

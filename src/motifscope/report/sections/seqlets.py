@@ -19,9 +19,9 @@ def seqlets_section(ctx: ReportContext) -> Section:
     max_q = ctx.setting("annotation", "max_qvalue", default=0.05)
     group_by = ctx.setting("annotation", "group_by", default="cluster")
     max_rows = int(ctx.setting("report", "max_rows", default=50))
-    n_loci = len(ctx.loci()) if ctx.exists("loci/loci.tsv") else 0
     empty = 0
     for target in ctx.targets:
+        n_loci = len(ctx.loci(target)) if ctx.exists(ctx.loci_file("loci.tsv", target)) else 0
         section.add(tag("h3", target))
         relative = f"seqlets/{target}.tsv"
         if not ctx.exists(relative):
