@@ -18,8 +18,8 @@ hit, TF-MoDISco patterns, and hit calling from the patterns.
 Each side runs as one process tree, timed by wall clock; the peak memory is ``ru_maxrss``
 from ``wait4``: the largest resident set of any single process of the tree (snakemake runs
 each job in its own process, the peers' script runs modisco and finemo as children).
-Settings differ where a tool fixes them: ``modisco motifs`` hard-codes target FDR 0.05
-(the workflow's default is modisco-lite's library default 0.2).
+The workflow is given the settings ``modisco motifs`` fixes (target FDR 0.05, where the
+workflow's default is modisco-lite's library default 0.2).
 """
 
 from __future__ import annotations
@@ -108,6 +108,9 @@ def workflow_config(demo: Path, targets: dict, window: int) -> dict:
                   "class": "motifscope.architectures.DemoCNN",
                   "kwargs": json.loads((demo / "model/model.json").read_text())["kwargs"]},
         "attribution": {"method": "deeplift_shap", "n_shuffles": 10, "shard_size": 600},
+        # what `modisco motifs` fixes: target FDR 0.05, core 21 (-z), flank 10 (-f)
+        "modisco": {"target_fdr": 0.05, "sliding_window": 21, "flank": 10,
+                    "max_seqlets": 20000},
         "stages": {"filters": False, "marginalize": False, "tracks": False,
                    "summary": False, "report": False},
     }
