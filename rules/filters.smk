@@ -5,6 +5,7 @@ rule filter_pwms:
         onehot=result("loci/onehot.h5"),
         loci=result("loci/loci.tsv"),
         labels=filter_pwm_labels(),
+        peak_sets=filter_peak_sets(),
         model=model_file(),
     output:
         meme=result("filters/filters.meme"),

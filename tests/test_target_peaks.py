@@ -67,8 +67,17 @@ def test_a_mapping_key_that_is_not_a_target_is_refused(tmp_path):
     check_target_peaks({"ctcf": str(bed)}, ["ctcf", "spi1"])
 
 
-@pytest.mark.workflow
-def test_each_target_is_analysed_on_its_own_peaks(tmp_path):
+def test_positive_for_without_labels_uses_the_targets_own_windows():
+    from motifscope.io.labels import positive_in_peak_sets
+
+    union = pd.DataFrame({"idx": np.arange(5)})
+    own = [pd.DataFrame({"union_idx": [3, 1]}), pd.DataFrame({"union_idx": [1]})]
+    assert positive_in_peak_sets(union, own).tolist() == [False, True, False, True, False]
+
+
+def _per_target_workdir(tmp_path, **extra):
+    """A random genome, two overlapping peak files (a: 10 peaks, b: 6, 2 shared), a random
+    DemoCNN with two outputs and a config mapping each target to its file."""
     from motifscope.architectures import DemoCNN
 
     rng = np.random.default_rng(3)
@@ -89,10 +98,26 @@ def test_each_target_is_analysed_on_its_own_peaks(tmp_path):
         "attribution": {"shard_size": 8, "n_shuffles": 4},
         "stages": {"filters": False, "marginalize": False, "modisco": False,
                    "hits": False},
+        **extra,
     }
     (tmp_path / "config").mkdir()
     (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(config))
-    run_snakemake(tmp_path, "--cores", "2")
+    return tmp_path
+
+
+@pytest.mark.workflow
+def test_filters_positive_for_uses_the_targets_peak_files(tmp_path):
+    """filters.positive_for without a labels file: the PFMs come from b's 6 windows."""
+    workdir = _per_target_workdir(tmp_path, filters={"positive_for": ["b"]},
+                                  stages={"marginalize": False, "modisco": False})
+    run_snakemake(workdir, "--cores", "2", "results/pertarget/filters/pwms.tsv")
+    log = (workdir / "logs/pertarget/filter_pwms.log").read_text()
+    assert "6 of 14 loci positive for b (filters.positive_for)" in log
+
+
+@pytest.mark.workflow
+def test_each_target_is_analysed_on_its_own_peaks(tmp_path):
+    run_snakemake(_per_target_workdir(tmp_path), "--cores", "2")
     run = tmp_path / "results/pertarget"
 
     union = read_loci(run / "loci/loci.tsv")

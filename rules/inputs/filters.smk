@@ -10,6 +10,16 @@ def filter_labels():
     return [result("sim/training.tsv")] if SIMULATED else []
 
 
+def filter_peak_sets():
+    """The chosen targets' own loci tables, which say what is positive for
+    filters.positive_for when no labels file is given and every chosen target has its own
+    peak file (config `peaks` as a mapping); else nothing."""
+    chosen = config["filters"]["positive_for"]
+    if not chosen or filter_labels() or not all(t in TARGET_PEAKS for t in chosen):
+        return []
+    return [result(f"loci/targets/{t}/loci.tsv") for t in chosen]
+
+
 def filter_pwm_labels():
     """Labels for filters.positive_for (the filter_labels() table), or nothing."""
     chosen = config["filters"]["positive_for"]
@@ -17,10 +27,16 @@ def filter_pwm_labels():
         return []
     unknown = [t for t in chosen if t not in config["targets"]]
     labels = filter_labels()
+    if not unknown and not labels and filter_peak_sets():
+        return []
     if unknown or not labels:
         raise ValueError(
             f"config key filters.positive_for: {unknown or chosen} "
-            + ("are not targets" if unknown else "needs filters.influence.labels")
+            + (
+                "are not targets"
+                if unknown
+                else "needs filters.influence.labels (or each target's own peak file)"
+            )
         )
     return labels
 

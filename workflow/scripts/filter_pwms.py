@@ -18,7 +18,11 @@ log = logging.getLogger("motifscope.filter_pwms")
 
 def main(onehot: str, model_spec: dict, settings: dict, batch_size: int, device: str,
          meme_out: str, pwms_out: str, logos_dir: str, weights_png: str,
-         loci_file: str | None = None, labels: str | None = None) -> None:
+         loci_file: str | None = None, labels: str | None = None,
+         peak_sets: list | None = None) -> None:
+    """Filter PFMs from the windows of ``onehot``; with ``filters.positive_for`` only from
+    the loci positive in ``labels``, or without labels, the windows of those targets' own
+    peak files (``peak_sets``: their loci/targets/<target>/loci.tsv)."""
     model = load_model(model_spec)
     dev = resolve_device(device)
     positive_for = settings.get("positive_for") or []
@@ -28,10 +32,11 @@ def main(onehot: str, model_spec: dict, settings: dict, batch_size: int, device:
             X = X[:settings["max_loci"]]
         if positive_for:
             from motifscope.io import read_loci
-            from motifscope.io.labels import positive_loci
+            from motifscope.io.labels import positive_in_peak_sets, positive_loci
 
             loci = read_loci(loci_file).iloc[:X.shape[0]]
-            keep = positive_loci(labels, loci, list(positive_for))
+            keep = (positive_loci(labels, loci, list(positive_for)) if labels else
+                    positive_in_peak_sets(loci, [read_loci(p) for p in peak_sets or []]))
             log.info("%d of %d loci positive for %s (filters.positive_for)", int(keep.sum()),
                      len(keep), ", ".join(positive_for))
             X = X[np.flatnonzero(keep)]
@@ -67,4 +72,5 @@ if "snakemake" in globals():
         device=snakemake.params.device, meme_out=snakemake.output.meme,
         pwms_out=snakemake.output.pwms, logos_dir=snakemake.output.logos,
         weights_png=snakemake.output.weights, loci_file=snakemake.input.loci,
-        labels=(snakemake.input.labels or [None])[0])
+        labels=(snakemake.input.labels or [None])[0],
+        peak_sets=list(snakemake.input.peak_sets))

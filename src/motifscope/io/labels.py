@@ -43,3 +43,12 @@ def positive_loci(path, loci: pd.DataFrame, targets: list[str]) -> np.ndarray:
     (config ``filters.positive_for``)."""
     labels = read_locus_labels(path, loci, targets, key_name="filters.positive_for")
     return (labels > 0).any(axis=1)
+
+
+def positive_in_peak_sets(loci: pd.DataFrame, target_tables: list) -> np.ndarray:
+    """Boolean (N,): loci of ``loci/loci.tsv`` that are windows of at least one of the given
+    targets' own peak files (``loci/targets/<target>/loci.tsv``, column ``union_idx``), the
+    stand-in for labels when config ``peaks`` maps those targets to their files."""
+    rows = np.concatenate([np.asarray(t["union_idx"], dtype=np.int64) for t in target_tables]
+                          or [np.zeros(0, np.int64)])
+    return np.isin(loci["idx"].to_numpy(np.int64), rows)
