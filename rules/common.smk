@@ -88,12 +88,6 @@ def peak_files():
     return list(dict.fromkeys(peaks.values())) if isinstance(peaks, dict) else [peaks]
 
 
-def peak_file():
-    """The peak file when there is one (the demo's, or config `peaks` as a path)."""
-    files = peak_files()
-    return files[0] if len(files) == 1 else files
-
-
 def target_peak_file(wildcards):
     """The peak file config `peaks` gives the `target` wildcard."""
     return TARGET_PEAKS[wildcards.target]

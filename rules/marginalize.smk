@@ -4,7 +4,7 @@ rule marginalize:
         model=model_file(),
         motifs=result("motifs/database.meme"),
         genome=genome_fasta(),
-        peaks=peak_file(),
+        peaks=peak_files(),
         onehot=result("loci/onehot.h5"),
     output:
         tables=expand(result("marginalize/{target}.tsv"), target=TARGETS),

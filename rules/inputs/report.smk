@@ -47,7 +47,7 @@ def checksum_inputs():
     peaks = {f"peaks ({t})": path for t, path in TARGET_PEAKS.items()}
     return {
         "genome": genome_fasta(),
-        **(peaks or {"peaks": peak_file()}),
+        **(peaks or {"peaks": peak_files()[0]}),
         "model": model_file(),
         "motif database": database[0] if database else result("motifs/database.meme"),
     }

@@ -20,7 +20,7 @@ from motifscope.hits import FitSettings, fit_hits, read_cwms
 from motifscope.hits.outputs import (HITS_COLUMNS, hit_counts, hits_to_bed9, hits_to_genome,
                                      pattern_labels, write_bigbed)
 from motifscope.io import read_loci
-from motifscope.io.modisco import read_modisco
+from motifscope.io.modisco import pattern_names
 from motifscope.tracks import chrom_sizes_of
 from motifscope.utils import atomic_path, resolve_device
 
@@ -31,7 +31,7 @@ def main(motifs: str, patterns: str | None, attributions: str, onehot: str, loci
          genome: str, target: str, settings: dict, device: str, tsv: str, bed: str, bb: str,
          counts: str) -> None:
     loci_table = read_loci(loci)
-    if patterns and not read_modisco(motifs)[0]:
+    if patterns and not pattern_names(motifs):
         log.warning("%s: TF-MoDISco found no pattern (see modisco/%s.patterns.tsv), so there "
                     "are no hits to call; writing empty hit files", target, target)
         write_outputs(pd.DataFrame(columns=HITS_COLUMNS), [],

@@ -22,6 +22,7 @@ import pandas as pd
 from _common import run
 from motifscope.io import read_loci, read_meme, read_onehot, select_motifs
 from motifscope.io.attributions import hypothetical_blocks
+from motifscope.io.loci import on_target_windows
 from motifscope.motifs import fimo_counts, span_attributions
 from motifscope.motifs.enrichment import add_enrichment, attribution_enrichment, \
     hit_null_pvalues
@@ -49,29 +50,13 @@ def threshold_counts(hits: pd.DataFrame, motifs, settings: dict):
     return counts, above
 
 
-def on_target_windows(hits: pd.DataFrame, loci: pd.DataFrame | None) -> pd.DataFrame:
-    """The scan's hits in the target's own windows, renumbered to them.
-
-    The scan covers every window (loci/loci.tsv); a target with its own peak file
-    (loci/targets/<target>/loci.tsv, column ``union_idx``) keeps the hits of its windows,
-    ``sequence_name`` rewritten to the target's row. Without ``union_idx`` nothing changes.
-    FIMO's q-values stay those of the whole scan.
-    """
-    if loci is None or "union_idx" not in loci.columns:
-        return hits
-    to_target = pd.Series(loci["idx"].to_numpy(), index=loci["union_idx"].to_numpy())
-    mapped = hits["sequence_name"].map(to_target)
-    kept = hits[mapped.notna().to_numpy()].copy()
-    kept["sequence_name"] = mapped.dropna().astype(np.int64).to_numpy()
-    return kept.reset_index(drop=True)
-
-
 def main(scan: str, onehot: str, attribution_file: str, motif_file: str, settings: dict,
          hits_out: str, counts_out: str, loci_file: str | None = None) -> None:
     hits = pd.read_csv(scan, sep="\t", dtype={"chrom": str, "motif_id": str,
                                               "motif_alt_id": str}, keep_default_na=False,
                        na_values={"q-value": ["nan", "NaN"]})
-    hits = on_target_windows(hits, read_loci(loci_file) if loci_file else None)
+    hits = on_target_windows(hits, read_loci(loci_file) if loci_file else None,
+                             column="sequence_name")
     locus = hits["sequence_name"].to_numpy().astype(np.int64)
     attribution = np.zeros(len(hits))
     null_mean, null_p, null_n = (np.full(len(hits), np.nan) for _ in range(3))

@@ -16,7 +16,7 @@ from motifscope.validation import check_attributable, check_finite_table
 log = logging.getLogger("motifscope.marginalize")
 
 
-def main(model_spec: dict, motif_file: str, genome: str, peaks, onehot: str,
+def main(model_spec: dict, motif_file: str, genome: str, peaks: list, onehot: str,
          targets: dict, settings: dict, batch_size: int, device: str, random_state: int,
          n_shuffles: int, tables: list, plots: list) -> None:
     model = load_model(model_spec)
@@ -27,7 +27,7 @@ def main(model_spec: dict, motif_file: str, genome: str, peaks, onehot: str,
                            key="marginalize.func: predict")
     motifs = select_motifs(read_meme(motif_file), settings["motifs"], "marginalize.motifs")
     kind = settings["background"]
-    if not isinstance(peaks, str):  # per-target peak files: genomic backgrounds avoid all
+    if kind == "genomic":  # genomic backgrounds avoid every peak file (one, or each target's)
         peaks = pd.concat([read_peaks(path) for path in peaks], ignore_index=True)
     with h5py.File(onehot, "r") as h5:  # shuffled_peaks reads only the drawn windows
         backgrounds = make_backgrounds(
@@ -58,7 +58,7 @@ def main(model_spec: dict, motif_file: str, genome: str, peaks, onehot: str,
 
 if "snakemake" in globals():
     run(main, snakemake, model_spec=snakemake.params.model, motif_file=snakemake.input.motifs,
-        genome=snakemake.input.genome, peaks=snakemake.input.peaks,
+        genome=snakemake.input.genome, peaks=list(snakemake.input.peaks),
         onehot=snakemake.input.onehot, targets=snakemake.params.targets,
         settings=snakemake.params.settings, batch_size=snakemake.params.batch_size,
         device=snakemake.params.device, random_state=snakemake.params.random_state,

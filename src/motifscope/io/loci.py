@@ -387,3 +387,21 @@ def union_rows(target_loci: pd.DataFrame, union_loci: pd.DataFrame,
                          "files); the two were made with different settings, delete "
                          "results/<run>/loci and rerun")
     return union_loci["idx"].to_numpy(np.int64)[rows]
+
+
+def on_target_windows(table: pd.DataFrame, target_loci: pd.DataFrame | None,
+                      column: str = "example_idx") -> pd.DataFrame:
+    """Rows of a table indexed by ``loci/loci.tsv`` windows (``column``) that fall in a
+    target's own windows, renumbered to them.
+
+    ``target_loci`` is the target's ``loci/targets/<target>/loci.tsv`` (column
+    ``union_idx``); without that column (or None) the table is returned unchanged.
+    """
+    if target_loci is None or "union_idx" not in target_loci.columns:
+        return table
+    to_target = pd.Series(target_loci["idx"].to_numpy(),
+                          index=target_loci["union_idx"].to_numpy())
+    mapped = table[column].map(to_target)
+    kept = table[mapped.notna().to_numpy()].copy()
+    kept[column] = mapped.dropna().astype(np.int64).to_numpy()
+    return kept.reset_index(drop=True)

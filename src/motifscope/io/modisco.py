@@ -61,6 +61,14 @@ def _pattern_number(name: str) -> int:
     return int(match.group(1)) if match else 1 << 30
 
 
+def pattern_names(path: str | os.PathLike) -> list[str]:
+    """Names of the patterns of a modisco-lite h5 (``pos_patterns.pattern_0``, ...), in the
+    order of :func:`read_modisco`, without reading their data."""
+    with h5py.File(path, "r") as h5:
+        return [f"{group}.{name}" for group in PATTERN_GROUPS if group in h5
+                for name in sorted(h5[group].keys(), key=_pattern_number)]
+
+
 def read_modisco(path: str | os.PathLike) -> tuple[list[Pattern], dict]:
     """Read a modisco-lite h5.
 
