@@ -11,6 +11,7 @@ read the file unchanged. bench/RESULTS.md ("modisco") measures the wrapper again
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -50,6 +51,9 @@ class ModiscoSettings:
         of its maximum (modisco report's trim) for TOMTOM and the MEME files.
     seed : int, default 0
         Seed of numpy's global generator before the run (the Leiden runs use fixed seeds).
+    engine : {"motifscope", "modisco-lite"}, default "motifscope"
+        "motifscope": modisco-lite's procedure with :mod:`motifscope.denovo.engine`'s
+        kernels; "modisco-lite": modisco-lite's own functions throughout.
     """
 
     window: int = 400
@@ -62,6 +66,7 @@ class ModiscoSettings:
     min_ic: float = 0.6
     trim_threshold: float = 0.3
     seed: int = 0
+    engine: str = "motifscope"
 
     @classmethod
     def from_config(cls, section: dict) -> "ModiscoSettings":
@@ -157,13 +162,24 @@ def _tfmodisco(x: np.ndarray, h: np.ndarray, settings: ModiscoSettings, verbose)
             bar.set_postfix_str(f"{name} metacluster ({len(by_sign[sign])} seqlets)")
             # a metacluster needs more than modisco-lite's min_metacluster_size (100)
             if len(by_sign[sign]) > 100:
-                patterns[sign] = tfmodisco.seqlets_to_patterns(
-                    seqlets=by_sign[sign][:settings.max_seqlets], track_set=tracks,
-                    track_signs=sign, n_leiden_runs=settings.n_leiden,
-                    trim_to_window_size=30, initial_flank_to_add=10,
-                    final_min_cluster_size=settings.min_seqlets,
-                    min_ic_in_window=settings.min_ic)
+                with _kernels(settings.engine):
+                    patterns[sign] = tfmodisco.seqlets_to_patterns(
+                        seqlets=by_sign[sign][:settings.max_seqlets], track_set=tracks,
+                        track_signs=sign, n_leiden_runs=settings.n_leiden,
+                        trim_to_window_size=30, initial_flank_to_add=10,
+                        final_min_cluster_size=settings.min_seqlets,
+                        min_ic_in_window=settings.min_ic)
             else:
                 patterns[sign] = None
             bar.update(1)
     return patterns[1], patterns[-1]
+
+
+def _kernels(engine: str):
+    """The kernels' context for ``modisco.engine``."""
+    if engine == "motifscope":
+        from motifscope.denovo.engine import substituted_kernels
+        return substituted_kernels()
+    if engine == "modisco-lite":
+        return contextlib.nullcontext()
+    raise InputError(f"modisco.engine is {engine!r}; use 'motifscope' or 'modisco-lite'")
