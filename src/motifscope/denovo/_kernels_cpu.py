@@ -62,6 +62,23 @@ def sliding_jaccard(X, Y, neighbors, channels, scores):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
+def best_sliding_jaccard(X, Y, neighbors, channels, n_offsets, best):
+    """:func:`sliding_jaccard` reduced to each pair's best offset as it goes: ``best``
+    (float32, shape (n_y, k)) is filled, and the (n_y, k, n_offsets) scores, a gigabyte at
+    20,000 seqlets, are never held."""
+    n_y, k = neighbors.shape
+    width = X.shape[1]
+    for row in prange(n_y):
+        y = Y[row]
+        for i in range(k):
+            x = X[neighbors[row, i]]
+            top = _continuous_jaccard(x, y, 0, width)
+            for o in range(1, n_offsets):
+                top = max(top, _continuous_jaccard(x, y, o * channels, width))
+            best[row, i] = top
+
+
+@njit(cache=True, parallel=True, fastmath=True)
 def all_pairs_jaccard(X, out):
     """Jaccard of every pair of rows of X (float32/float64, shape (n, w)) into out (n, n)."""
     n, width = X.shape

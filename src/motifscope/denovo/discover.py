@@ -114,6 +114,7 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
     if onehot.shape != hypothetical.shape or len(onehot.shape) != 3 or onehot.shape[1] != 4:
         raise InputError(f"one-hot {onehot.shape} and attributions {hypothetical.shape} must "
                          "both be (N, 4, L)")
+    _kernels(settings.engine)  # an unknown engine stops before any work
     offset = crop_offset(onehot.shape[2], settings.window)
     crop = slice(offset, offset + settings.window)
     # modisco-lite works on (N, L, 4) float32, as its CLI casts

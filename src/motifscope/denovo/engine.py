@@ -81,10 +81,12 @@ def jaccard(X, Y, min_overlap=None, seqlet_neighbors=None, func=np.ceil,
     n_offsets = 1 + Y.shape[1] - d
     Y = Y.reshape(len(Y), -1)
     neighbors = np.ascontiguousarray(seqlet_neighbors, dtype=np.int32)
+    if return_sparse:
+        best = np.empty(neighbors.shape, dtype=np.float32)
+        _kernels_cpu.best_sliding_jaccard(X, Y, neighbors, m, n_offsets, best)
+        return best
     scores = np.empty((len(Y), neighbors.shape[1], n_offsets), dtype=np.float32)
     _kernels_cpu.sliding_jaccard(X, Y, neighbors, m, scores)
-    if return_sparse:
-        return scores.max(axis=-1)
     best = np.argmax(scores, axis=-1)
     result = np.empty(scores.shape[:2] + (2,))
     result[..., 0] = np.take_along_axis(scores, best[..., None], axis=-1)[..., 0]
