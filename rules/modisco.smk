@@ -1,5 +1,6 @@
 rule modisco:
-    """De novo patterns of one target: modisco-lite's TF-MoDISco on its attributions,
+    """De novo patterns of one target: TF-MoDISco on its attributions (modisco-lite's
+    procedure with motifscope's kernels, or modisco-lite as is: modisco.engine),
     TOMTOM-labelled, with MEME files, a figure and the pattern seqlets on the genome."""
     input:
         attributions=result("attributions/{target}.h5"),

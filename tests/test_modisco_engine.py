@@ -140,3 +140,18 @@ def test_unknown_engine_is_refused():
     with pytest.raises(InputError, match="modisco.engine"):
         discover_patterns(onehot, hyp, ModiscoSettings(window=160, engine="fast"),
                           verbose=False)
+
+
+def test_long_phases_show_progress(capsys, monkeypatch):
+    """With progress on, the affinity passes and the Leiden runs each show a bar (the
+    size thresholds lowered so that the small planted case counts as long)."""
+    monkeypatch.setattr(engine, "_FINE_PROGRESS_PAIRS", 0)
+    monkeypatch.setattr(engine, "_PARALLEL_LEIDEN_EDGES", 0)
+    monkeypatch.setattr(engine, "_COARSE_BLOCK", 64)
+    onehot, hyp, _ = planted_windows()
+    result = discover_patterns(onehot, hyp, ModiscoSettings(window=160), verbose=True)
+    assert result["pos_patterns"]
+    shown = capsys.readouterr().err
+    for phase in ("coarse affinity (gapped k-mers)", "fine affinity (sliding Jaccard)",
+                  "Leiden (", "TF-MoDISco on 360 windows"):
+        assert phase in shown, phase

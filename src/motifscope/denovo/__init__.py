@@ -1,7 +1,8 @@
 """De novo motif discovery: TF-MoDISco patterns of each target and across targets.
 
-- :func:`discover_patterns` (:class:`ModiscoSettings`): modisco-lite's TF-MoDISco on one
-  target's windows, written with :func:`motifscope.io.modisco.write_modisco`;
+- :func:`discover_patterns` (:class:`ModiscoSettings`): TF-MoDISco on one target's windows
+  (modisco-lite's procedure, motifscope's kernels: :mod:`motifscope.denovo.engine`),
+  written with :func:`motifscope.io.modisco.write_modisco`;
 - :func:`pattern_table`, :func:`write_pattern_memes`, :func:`seqlets_on_genome`: TOMTOM
   labels, MEME files and the pattern seqlets in genome coordinates;
 - :func:`shared_patterns`, :func:`shared_matrix`: patterns clustered across targets.

@@ -43,9 +43,15 @@ from modiscolite import aggregator, affinitymat, cluster, gapped_kmer, tfmodisco
 from numba import njit
 
 from motifscope.denovo import _kernels_cpu
+from motifscope.utils import progress
 
 # Rows of the coarse similarity computed at once: (block, n) float64 twice stays small
 _COARSE_BLOCK = 512
+# Rows of the fine similarity per kernel call, and the pairs from which it shows progress
+_FINE_BLOCK = 256
+_FINE_PROGRESS_PAIRS = 200_000
+# Whether the phases show progress bars (set by substituted_kernels)
+_verbose: bool | None = False
 
 # modisco-lite's gapped k-mer extractor, compiled once per machine rather than per process
 _cached_gkmers = njit(parallel=True, cache=True)(gapped_kmer._extract_gkmers.py_func)
@@ -83,7 +89,14 @@ def jaccard(X, Y, min_overlap=None, seqlet_neighbors=None, func=np.ceil,
     neighbors = np.ascontiguousarray(seqlet_neighbors, dtype=np.int32)
     if return_sparse:
         best = np.empty(neighbors.shape, dtype=np.float32)
-        _kernels_cpu.best_sliding_jaccard(X, Y, neighbors, m, n_offsets, best)
+        # row blocks only so that a long affinity pass shows its progress and ETA
+        blocks = range(0, len(Y), _FINE_BLOCK)
+        show = _verbose if neighbors.size >= _FINE_PROGRESS_PAIRS else False
+        for start in progress(blocks, desc="fine affinity (sliding Jaccard)", unit="block",
+                              verbose=show):
+            rows = slice(start, start + _FINE_BLOCK)
+            _kernels_cpu.best_sliding_jaccard(X, Y[rows], neighbors[rows], m, n_offsets,
+                                              best[rows])
         return best
     scores = np.empty((len(Y), neighbors.shape[1], n_offsets), dtype=np.float32)
     _kernels_cpu.sliding_jaccard(X, Y, neighbors, m, scores)
@@ -163,7 +176,8 @@ def cosine_similarity_from_seqlets(seqlets, n_neighbors, sign, topn=20, min_k=4,
     similarities = np.empty((n, k))
     neighbors = np.empty((n, k), dtype=np.int32)
     forward_t, reverse_t = forward.T.tocsc(), reverse.T.tocsc()
-    for start in range(0, n, _COARSE_BLOCK):
+    for start in progress(range(0, n, _COARSE_BLOCK), desc="coarse affinity (gapped k-mers)",
+                          unit="block", verbose=_verbose if n > _COARSE_BLOCK else False):
         rows = forward[start:start + _COARSE_BLOCK]
         dot = np.maximum((rows @ forward_t).toarray(), (rows @ reverse_t).toarray())
         order = np.argsort(-dot, axis=1, kind="mergesort")[:, :k]
@@ -263,13 +277,20 @@ def leiden_cluster(affinity_mat, n_seeds=2, n_leiden_iterations=-1):
              np.where(row == col, weight / 2, weight))
     seeds = [seed * 100 for seed in range(1, n_seeds + 1)]
     workers = min(len(seeds), _cpu_count())
-    if workers > 1 and len(row) >= _PARALLEL_LEIDEN_EDGES:
-        # fork: the children only run leidenalg on the arrays they inherit
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            runs = pool.starmap(_leiden_run, [(graph, seed, n_leiden_iterations)
-                                              for seed in seeds])
-    else:
-        runs = [_leiden_run(graph, seed, n_leiden_iterations) for seed in seeds]
+    bar = progress(total=len(seeds), desc=f"Leiden ({len(row)} edges)", unit="run",
+                   verbose=_verbose if len(row) >= _PARALLEL_LEIDEN_EDGES else False)
+    with bar:
+        if workers > 1 and len(row) >= _PARALLEL_LEIDEN_EDGES:
+            # fork: the children only run leidenalg on the arrays they inherit
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                jobs = [pool.apply_async(_leiden_run, (graph, seed, n_leiden_iterations),
+                                         callback=lambda _: bar.update(1)) for seed in seeds]
+                runs = [job.get() for job in jobs]
+        else:
+            runs = []
+            for seed in seeds:
+                runs.append(_leiden_run(graph, seed, n_leiden_iterations))
+                bar.update(1)
     best = max(range(len(runs)), key=lambda i: (runs[i][0], -i))
     return runs[best][1]
 
@@ -307,10 +328,17 @@ _SUBSTITUTES = (
 
 
 @contextlib.contextmanager
-def substituted_kernels():
+def substituted_kernels(verbose: bool | None = False):
     """Within the block, modisco-lite's hot functions are this module's; restored after,
-    also on error, so a plain modisco-lite call elsewhere in the process is unaffected."""
+    also on error, so a plain modisco-lite call elsewhere in the process is unaffected.
+
+    verbose : bool, optional
+        Progress bars with ETA on the long phases (coarse and fine affinities, Leiden runs);
+        None: as :func:`motifscope.utils.progress` decides.
+    """
+    global _verbose
     saved = [(module, name, getattr(module, name)) for module, name, _ in _SUBSTITUTES]
+    saved_verbose, _verbose = _verbose, verbose
     try:
         for module, name, function in _SUBSTITUTES:
             setattr(module, name, function)
@@ -318,3 +346,4 @@ def substituted_kernels():
     finally:
         for module, name, function in saved:
             setattr(module, name, function)
+        _verbose = saved_verbose
