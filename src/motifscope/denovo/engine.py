@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse
@@ -280,12 +281,16 @@ def leiden_cluster(affinity_mat, n_seeds=2, n_leiden_iterations=-1):
     bar = progress(total=len(seeds), desc=f"Leiden ({len(row)} edges)", unit="run",
                    verbose=_verbose if len(row) >= _PARALLEL_LEIDEN_EDGES else False)
     with bar:
-        if workers > 1 and len(row) >= _PARALLEL_LEIDEN_EDGES:
-            # fork: the children only run leidenalg on the arrays they inherit
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                jobs = [pool.apply_async(_leiden_run, (graph, seed, n_leiden_iterations),
-                                         callback=lambda _: bar.update(1)) for seed in seeds]
-                runs = [job.get() for job in jobs]
+        if workers > 1 and len(row) >= _PARALLEL_LEIDEN_EDGES and _can_fork():
+            # fork: the children only run leidenalg on the arrays they inherit, so the
+            # numba threads of the parent (Python >= 3.12 warns about them) do not matter
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    jobs = [pool.apply_async(_leiden_run, (graph, seed, n_leiden_iterations),
+                                             callback=lambda _: bar.update(1))
+                            for seed in seeds]
+                    runs = [job.get() for job in jobs]
         else:
             runs = []
             for seed in seeds:
@@ -297,6 +302,10 @@ def leiden_cluster(affinity_mat, n_seeds=2, n_leiden_iterations=-1):
 
 # Edges from which a graph's Leiden runs are worth a process each
 _PARALLEL_LEIDEN_EDGES = 50_000
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _cpu_count() -> int:
