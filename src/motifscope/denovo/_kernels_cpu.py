@@ -7,7 +7,8 @@ each candidate offset of the second seqlet is one contiguous run of ``d * m`` va
 offset moves the window by whole positions of ``m`` channels), so the innermost loop is a
 flat reduction that LLVM vectorises, with the sign product as a select. The kernels are
 compiled once and cached on disk (``cache=True``), where modisco-lite compiles its lazily
-typed kernels in every process.
+typed kernels in every process. Unlike the other ``_*_cpu`` modules these have no torch
+counterpart: modisco-lite, whose procedure they serve, needs numba itself.
 """
 
 from __future__ import annotations
