@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--max-seqlets", type=int, default=20000)
     parser.add_argument("--window", type=int, default=400)
+    parser.add_argument("--ours-only", action="store_true",
+                        help="measure only the rule (e.g. its peak memory at 100k seqlets)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -100,6 +102,8 @@ def main() -> None:
         # tells the one number that came back
         ours_wall, ours_rss = measured([sys.executable, "-c", code])
         print(f"motifscope rule: {ours_wall:.1f} s, {ours_rss:.0f} MiB", flush=True)
+        if args.ours_only:
+            return
         ref_wall, ref_rss = measured(cli)
         with h5py.File(work / "cli.h5") as h5:
             seqlets = sum(int(h5[g][p]["seqlets"]["n_seqlets"][0]) for g in h5 for p in h5[g])
