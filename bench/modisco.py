@@ -120,28 +120,13 @@ def main() -> None:
 
 
 def matched_patterns(ours: Path, theirs: Path, min_seqlets: int = 50) -> tuple[int, int]:
-    """(matched, compared): modisco-lite patterns of >= min_seqlets seqlets paired one-to-one
-    with a pattern of ours of the same sign (CWM cosine >= 0.9, counts within 10 %)."""
+    """(matched, compared) by :func:`motifscope.denovo.matched_patterns` on the two h5."""
     sys.path.insert(0, str(REPO / "src"))
-    from motifscope.denovo import aligned_cosine
+    from motifscope.denovo import matched_patterns as pair_up
     from motifscope.io.modisco import read_modisco
 
-    mine = read_modisco(ours)[0]
-    compared = matched = 0
-    for pattern in read_modisco(theirs)[0]:
-        if pattern.n_seqlets < min_seqlets:
-            continue
-        compared += 1
-        scored = [(aligned_cosine(p.cwm, pattern.cwm), p) for p in mine
-                  if p.group == pattern.group]
-        if not scored:
-            continue
-        cosine, best = max(scored, key=lambda pair: pair[0])
-        if cosine >= 0.9 and abs(best.n_seqlets - pattern.n_seqlets) <= 0.1 * pattern.n_seqlets:
-            matched += 1
-            mine.remove(best)
-    return matched, compared
-
+    pairs, unmatched = pair_up(read_modisco(ours)[0], read_modisco(theirs)[0], min_seqlets)
+    return len(pairs), len(pairs) + len(unmatched)
 
 if __name__ == "__main__":
     main()

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from motifscope.denovo import (ModiscoSettings, aligned_cosine, discover_patterns,
-                               pattern_table, seqlets_on_genome, shared_patterns, trim_span,
-                               write_pattern_memes)
+                               matched_patterns, pattern_table, seqlets_on_genome,
+                               shared_patterns, trim_span, write_pattern_memes)
 from motifscope.errors import InputError
 from motifscope.io import read_meme
 from motifscope.io.modisco import read_modisco, write_modisco
@@ -96,13 +96,11 @@ def test_same_patterns_as_modisco_lite_called_directly(discovered, tmp_path):
     assert _datasets(ours).keys() == _datasets(reference).keys()
     mine, theirs = read_modisco(ours)[0], read_modisco(reference)[0]
     assert theirs and len(mine) == len(theirs)
-    unmatched = list(mine)
-    for pattern in theirs:
-        same_sign = [p for p in unmatched if p.group == pattern.group]
-        best = max(same_sign, key=lambda p: aligned_cosine(p.cwm, pattern.cwm))
-        assert aligned_cosine(best.cwm, pattern.cwm) >= 0.9, pattern.name
-        assert abs(best.n_seqlets - pattern.n_seqlets) <= 0.1 * pattern.n_seqlets
-        unmatched.remove(best)
+    pairs, unmatched = matched_patterns(mine, theirs, min_cosine=0.9, count_tolerance=0.1)
+    assert not unmatched, [p.name for p in unmatched]
+    for pattern, ours_pattern in pairs:
+        assert aligned_cosine(ours_pattern.cwm, pattern.cwm) >= 0.9, pattern.name
+        assert abs(ours_pattern.n_seqlets - pattern.n_seqlets) <= 0.1 * pattern.n_seqlets
 
 
 @pytest.mark.oracle

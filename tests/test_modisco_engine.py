@@ -3,10 +3,10 @@
 Each kernel gets the inputs modisco-lite gives it inside ``seqlets_to_patterns`` on the
 planted windows of test_modisco.py (real seqlets, their gapped k-mers, their Jaccard
 neighbourhoods), and must return what modisco-lite's own function returns. Tolerances:
-the Jaccard kernels sum float32 values in float32 and in another order than
-modisco-lite's float64 loops (5e-6 absolute on scores in [-1, 1]); sparse products and rank sums differ from modisco-lite's
-merge loops only in the last bits (1e-9); neighbour lists and Leiden memberships must be
-identical.
+the Jaccard kernels sum float32 values in float32 and in another order than modisco-lite's
+float64 loops (5e-6 absolute on scores in [-1, 1]); sparse products and rank sums differ
+from modisco-lite's merge loops only in the last bits (1e-9); neighbour lists and Leiden
+memberships must be identical.
 """
 
 import numpy as np

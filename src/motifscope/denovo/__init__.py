@@ -5,10 +5,12 @@
   written with :func:`motifscope.io.modisco.write_modisco`;
 - :func:`pattern_table`, :func:`write_pattern_memes`, :func:`seqlets_on_genome`: TOMTOM
   labels, MEME files and the pattern seqlets in genome coordinates;
-- :func:`shared_patterns`, :func:`shared_matrix`: patterns clustered across targets.
+- :func:`shared_patterns`, :func:`shared_matrix`: patterns clustered across targets;
+  :func:`matched_patterns`: two runs' patterns paired one-to-one.
 """
 
-from motifscope.denovo.across import aligned_cosine, shared_matrix, shared_patterns
+from motifscope.denovo.across import (aligned_cosine, matched_patterns, shared_matrix,
+                                      shared_patterns)
 from motifscope.denovo.discover import ModiscoSettings, crop_offset, discover_patterns
 from motifscope.denovo.patterns import (
     pattern_table,
@@ -19,5 +21,6 @@ from motifscope.denovo.patterns import (
 )
 
 __all__ = ["ModiscoSettings", "aligned_cosine", "crop_offset", "discover_patterns",
+           "matched_patterns",
            "pattern_table", "seqlets_on_genome", "shared_matrix", "shared_patterns",
            "trim_span", "trimmed", "write_pattern_memes"]

@@ -1,4 +1,5 @@
-"""Patterns across targets: which targets share a motif and which have their own.
+"""Patterns across targets (which targets share a motif and which have their own), and
+across runs (:func:`matched_patterns`: one run's patterns paired with a reference run's).
 
 Two patterns are the same motif when their trimmed, L2-normalised CWMs have a cosine
 similarity of at least ``min_similarity`` at their best alignment (either strand, any
@@ -35,6 +36,35 @@ def aligned_cosine(a: np.ndarray, b: np.ndarray, min_overlap: float = 0.7) -> fl
                 continue
             best = max(best, float((a[:, lo:hi] * o[:, lo - shift:hi - shift]).sum()))
     return best
+
+
+def matched_patterns(ours: list[Pattern], theirs: list[Pattern], min_seqlets: int = 0,
+                     min_cosine: float = 0.9, count_tolerance: float = 0.1
+                     ) -> tuple[list[tuple[Pattern, Pattern]], list[Pattern]]:
+    """Pair each of ``theirs`` (a reference run, e.g. modisco-lite's) one-to-one with the
+    pattern of ``ours`` of the same metacluster whose CWM is most similar
+    (:func:`aligned_cosine`); a pair counts when the cosine is at least ``min_cosine`` and
+    the seqlet counts differ by at most ``count_tolerance`` of theirs.
+
+    Returns ((theirs, ours) pairs, their patterns left unmatched); patterns of theirs with
+    fewer than ``min_seqlets`` seqlets are not compared.
+    """
+    available = list(ours)
+    pairs, unmatched = [], []
+    for pattern in theirs:
+        if pattern.n_seqlets < min_seqlets:
+            continue
+        scored = [(aligned_cosine(p.cwm, pattern.cwm), p) for p in available
+                  if p.group == pattern.group]
+        cosine, best = max(scored, key=lambda pair: pair[0], default=(-1.0, None))
+        close_count = (best is not None and abs(best.n_seqlets - pattern.n_seqlets)
+                       <= count_tolerance * pattern.n_seqlets)
+        if close_count and cosine >= min_cosine:
+            pairs.append((pattern, best))
+            available.remove(best)
+        else:
+            unmatched.append(pattern)
+    return pairs, unmatched
 
 
 def shared_patterns(patterns: dict[str, list[Pattern]], labels: dict | None = None,

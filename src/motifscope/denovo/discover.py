@@ -26,6 +26,10 @@ from motifscope.utils import progress
 log = logging.getLogger("motifscope.denovo")
 
 
+# modisco.engine: motifscope's kernels in modisco-lite's procedure, or modisco-lite as is
+ENGINES = ("motifscope", "modisco-lite")
+
+
 @dataclass(frozen=True)
 class ModiscoSettings:
     """TF-MoDISco parameters (config section ``modisco:``; defaults are the schema's and
@@ -116,7 +120,9 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
     if onehot.shape != hypothetical.shape or len(onehot.shape) != 3 or onehot.shape[1] != 4:
         raise InputError(f"one-hot {onehot.shape} and attributions {hypothetical.shape} must "
                          "both be (N, 4, L)")
-    _kernels(settings.engine)  # an unknown engine stops before any work
+    if settings.engine not in ENGINES:
+        raise InputError(f"modisco.engine is {settings.engine!r}; use one of "
+                         f"{', '.join(ENGINES)}")
     offset = crop_offset(onehot.shape[2], settings.window)
     crop = slice(offset, offset + settings.window)
     # modisco-lite works on (N, L, 4) float32, as its CLI casts
@@ -184,6 +190,4 @@ def _kernels(engine: str, verbose: bool | None = False):
     if engine == "motifscope":
         from motifscope.denovo.engine import substituted_kernels
         return substituted_kernels(verbose)
-    if engine == "modisco-lite":
-        return contextlib.nullcontext()
-    raise InputError(f"modisco.engine is {engine!r}; use 'motifscope' or 'modisco-lite'")
+    return contextlib.nullcontext()

@@ -25,7 +25,8 @@ modisco-lite                 here
 ===========================  ===============================================================
 
 The orchestration (rounds, filtering, merging, trimming, subpatterns) is modisco-lite's own
-code: :func:`substituted_kernels` swaps the seven functions in for the duration of a call.
+code: :func:`substituted_kernels` swaps the seven functions in for the duration of a call,
+and with them modisco-lite's gapped k-mer extractor recompiled with a disk cache.
 tests/test_modisco.py checks the patterns against modisco-lite run as is;
 bench/RESULTS.md ("modisco") measures both.
 """
@@ -51,6 +52,8 @@ _COARSE_BLOCK = 512
 # Rows of the fine similarity per kernel call, and the pairs from which it shows progress
 _FINE_BLOCK = 256
 _FINE_PROGRESS_PAIRS = 200_000
+# Edges from which a graph's Leiden runs are worth a process each
+_PARALLEL_LEIDEN_EDGES = 50_000
 # Whether the phases show progress bars (set by substituted_kernels)
 _verbose: bool | None = False
 
@@ -241,9 +244,9 @@ def density_adaptation(affmat_nn, seqlet_neighbors, tsne_perplexity):
     betas = _kernels_cpu.perplexity_betas(distances.data, distances.indptr, tsne_perplexity)
     row_of = np.repeat(np.arange(n), np.diff(distances.indptr))
     # modisco-lite divides by beta here where the search multiplied: kept, it is the method
-    normfactors = np.bincount(row_of, weights=np.exp(-distances.data / betas[row_of]),
-                              minlength=n) + 1
-    rbf_row = np.exp(-distances.data / betas[row_of]) / normfactors[row_of]
+    kernel_row = np.exp(-distances.data / betas[row_of])
+    normfactors = np.bincount(row_of, weights=kernel_row, minlength=n) + 1
+    rbf_row = kernel_row / normfactors[row_of]
     col_of = distances.indices
     rbf_col = np.exp(-distances.data / betas[col_of]) / normfactors[col_of]
     affinity = distances.copy()
@@ -298,10 +301,6 @@ def leiden_cluster(affinity_mat, n_seeds=2, n_leiden_iterations=-1):
                 bar.update(1)
     best = max(range(len(runs)), key=lambda i: (runs[i][0], -i))
     return runs[best][1]
-
-
-# Edges from which a graph's Leiden runs are worth a process each
-_PARALLEL_LEIDEN_EDGES = 50_000
 
 
 def _can_fork() -> bool:
