@@ -80,10 +80,61 @@ def test_all_pairs_jaccard_and_pearson_alignment_equal_modisco_lite(seqlets):
     np.testing.assert_allclose(ours[0], theirs[0], atol=5e-6)
     # neighbours may swap only where two similarities tie within that tolerance
     assert (ours[1] == theirs[1]).mean() > 0.99
+    # rows in blocks of 7 give the same neighbours as one block
+    saved, engine._PAIRWISE_BLOCK_BYTES = engine._PAIRWISE_BLOCK_BYTES, 7 * 16 * len(flat)
+    try:
+        blocked = engine.pairwise_jaccard(flat, 32)
+    finally:
+        engine._PAIRWISE_BLOCK_BYTES = saved
+    np.testing.assert_array_equal(blocked[0], ours[0])
+    np.testing.assert_array_equal(blocked[1], ours[1])
     for a, b in ((fwd[0], fwd[1]), (fwd[2:4], fwd[5:7]), (fwd[4], np.zeros_like(fwd[4]))):
         np.testing.assert_allclose(engine.pearson_correlation(a, b, min_overlap=0.7),
                                    affinitymat.pearson_correlation(a, b, min_overlap=0.7),
                                    atol=1e-9)
+
+
+@pytest.mark.oracle
+def test_correlation_filter_equals_modisco_lite(seqlets):
+    coarse, neighbours = engine.cosine_similarity_from_seqlets(seqlets, n_neighbors=60, sign=1)
+    fine = affinitymat.jaccard_from_seqlets(seqlets, min_overlap=0.7,
+                                            seqlet_neighbors=neighbours)
+    # a threshold that drops some seqlets, so that the renumbering is exercised
+    threshold = float(np.quantile([np.nan_to_num(tfmodisco.scipy.stats.spearmanr(
+        f[f > 0], c[f > 0]).correlation) for f, c in zip(fine, coarse)], 0.3))
+    theirs = tfmodisco._filter_by_correlation(seqlets, neighbours, coarse, fine, threshold)
+    ours = engine.filter_by_correlation(seqlets, neighbours, coarse, fine, threshold)
+    assert 0 < len(ours[0]) < len(seqlets)
+    assert [id(s) for s in ours[0]] == [id(s) for s in theirs[0]]
+    for mine, their in zip(ours[1:], theirs[1:]):
+        assert len(mine) == len(their)
+        for a, b in zip(mine, their):
+            np.testing.assert_array_equal(a, np.asarray(b))
+
+
+@pytest.mark.oracle
+def test_compact_tracks_read_as_modisco_lite_arrays():
+    """The uint8 one-hot and the contributions computed per read give modisco-lite's
+    float32 arrays bit for bit, forward and reverse complement, and the same projected
+    scores its seqlet extraction thresholds."""
+    from motifscope.denovo._trackset import compact_track_set
+
+    onehot, hyp, _ = planted_windows()
+    tracks, projected = compact_track_set(onehot.astype(np.uint8), hyp, slice(20, 180))
+    x = onehot[:, :, 20:180].transpose(0, 2, 1).astype(np.float32)
+    h = hyp[:, :, 20:180].transpose(0, 2, 1).astype(np.float32)
+    theirs = core.TrackSet(one_hot=x, contrib_scores=x * h, hypothetical_contribs=h)
+    np.testing.assert_array_equal(projected, (x * h).sum(axis=2))
+    assert tracks.length == theirs.length == 160
+    def coords():  # create_seqlets fills the seqlets it is given, so each side gets its own
+        return [core.Seqlet(example_idx=i, start=s, end=s + 41, is_revcomp=rc)
+                for i, s, rc in ((0, 0, False), (3, 50, True), (7, 119, False))]
+
+    for mine, their in zip(tracks.create_seqlets(coords()), theirs.create_seqlets(coords())):
+        for name in ("sequence", "contrib_scores", "hypothetical_contribs"):
+            a, b = getattr(mine, name), getattr(their, name)
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.oracle
@@ -98,7 +149,7 @@ def test_density_adaptation_and_leiden_equal_modisco_lite(seqlets):
     assert abs(ours - theirs).max() < 1e-9 and ours.nnz == theirs.nnz
     membership = modiscolite.cluster.LeidenCluster(theirs, n_seeds=3)
     assert len(set(membership)) > 1
-    for parallel_from in (10**9, 0):  # one process, then a forked process per run
+    for parallel_from in (10**9, 0):  # in this process, then a worker process per run
         engine._PARALLEL_LEIDEN_EDGES, saved = parallel_from, engine._PARALLEL_LEIDEN_EDGES
         try:
             np.testing.assert_array_equal(engine.leiden_cluster(theirs, n_seeds=3), membership)
@@ -115,6 +166,16 @@ def test_leiden_of_an_asymmetric_matrix_sums_both_directions():
     matrix = scipy.sparse.csr_matrix(scipy.sparse.triu(blocks + noise, k=-3))
     np.testing.assert_array_equal(engine.leiden_cluster(matrix, n_seeds=2),
                                   modiscolite.cluster.LeidenCluster(matrix, n_seeds=2))
+
+
+def test_a_failed_leiden_process_is_reported(tmp_path):
+    """A worker that fails (here an edge to a vertex the graph lacks) raises with its own
+    error, rather than leaving a membership missing."""
+    graph = tmp_path / "graph.npz"
+    np.savez(graph, n=3, edges=np.array([[0, 1], [1, 5]], dtype=np.int32), weights=np.ones(2))
+    with pytest.raises(RuntimeError, match="Leiden run failed"):
+        engine._leiden_in_processes(str(graph), [100, 200], -1,
+                                    engine.progress(total=2, verbose=False))
 
 
 def test_auroc_equals_sklearn_with_ties():

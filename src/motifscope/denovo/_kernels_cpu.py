@@ -80,12 +80,13 @@ def best_sliding_jaccard(X, Y, neighbors, channels, n_offsets, best):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def all_pairs_jaccard(X, out):
-    """Jaccard of every pair of rows of X (float32/float64, shape (n, w)) into out (n, n)."""
+def rows_jaccard(X, first, out):
+    """Jaccard of rows ``first .. first + len(out)`` of X (float32/float64, shape (n, w))
+    with every row of X, into out (float64, shape (len(out), n))."""
     n, width = X.shape
-    for i in prange(n):
+    for i in prange(out.shape[0]):
         for j in range(n):
-            out[i, j] = _continuous_jaccard(X[i], X[j], 0, width)
+            out[i, j] = _continuous_jaccard(X[first + i], X[j], 0, width)
 
 
 @njit(cache=True)

@@ -18,8 +18,9 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from modiscolite import core, extract_seqlets, tfmodisco
+from modiscolite import extract_seqlets, tfmodisco
 
+from motifscope.denovo._trackset import compact_track_set
 from motifscope.errors import InputError
 from motifscope.utils import progress
 
@@ -124,30 +125,26 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
         raise InputError(f"modisco.engine is {settings.engine!r}; use one of "
                          f"{', '.join(ENGINES)}")
     offset = crop_offset(onehot.shape[2], settings.window)
-    crop = slice(offset, offset + settings.window)
-    # modisco-lite works on (N, L, 4) float32, as its CLI casts
-    x = np.ascontiguousarray(np.asarray(onehot[:, :, crop]).transpose(0, 2, 1), dtype=np.float32)
-    h = np.ascontiguousarray(np.asarray(hypothetical[:, :, crop]).transpose(0, 2, 1),
-                             dtype=np.float32)
+    tracks, projected = compact_track_set(onehot, hypothetical,
+                                          slice(offset, offset + settings.window))
     np.random.seed(settings.seed)
-    pos, neg = _tfmodisco(x, h, settings, verbose)
+    pos, neg = _tfmodisco(tracks, projected, settings, verbose)
     return {"pos_patterns": pos or None, "neg_patterns": neg or None,
             "window_offset": offset, "window": settings.window}
 
 
-def _tfmodisco(x: np.ndarray, h: np.ndarray, settings: ModiscoSettings, verbose):
+def _tfmodisco(tracks, projected: np.ndarray, settings: ModiscoSettings, verbose):
     """modisco-lite's ``TFMoDISco`` step by step (the same calls with the same arguments), so
     each phase gets a progress step: seqlet extraction, then each metacluster's clustering
-    (affinities, Leiden rounds, merging, alignment). Returns (pos, neg) SeqletSet lists or
-    None; both None when no seqlet passes the FDR."""
-    contrib = np.multiply(x, h)
-    tracks = core.TrackSet(one_hot=x, contrib_scores=contrib, hypothetical_contribs=h)
-    with progress(total=3, desc=f"TF-MoDISco on {len(x)} windows", unit="phase",
+    (affinities, Leiden rounds, merging, alignment). ``tracks`` is the TrackSet and
+    ``projected`` (N, W) its contributions summed over bases. Returns (pos, neg) SeqletSet
+    lists or None; both None when no seqlet passes the FDR."""
+    with progress(total=3, desc=f"TF-MoDISco on {len(projected)} windows", unit="phase",
                   verbose=verbose) as bar:
         bar.set_postfix_str("seqlets")
         try:
             coords, threshold = extract_seqlets.extract_seqlets(
-                attribution_scores=contrib.sum(axis=2), window_size=settings.sliding_window,
+                attribution_scores=projected, window_size=settings.sliding_window,
                 flank=settings.flank,
                 suppress=int(0.5 * settings.sliding_window) + settings.flank,
                 target_fdr=settings.target_fdr, min_passing_windows_frac=0.03,

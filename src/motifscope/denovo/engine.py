@@ -1,42 +1,50 @@
-"""motifscope's TF-MoDISco engine: modisco-lite's procedure with faster kernels.
+"""motifscope's TF-MoDISco engine: modisco-lite's procedure with faster, leaner kernels.
 
-TF-MoDISco spends its time in seven computations, which modisco-lite 3.0 (the field's
-implementation, and the oracle) runs as lazily compiled numba loops or Python loops; this
-module computes each of them its own way and returns what modisco-lite's function returns:
+TF-MoDISco spends its time and memory in eight computations, which modisco-lite 3.0 (the
+field's implementation, and the oracle) runs as lazily compiled numba loops or Python
+loops over lists; this module computes each of them its own way and returns what
+modisco-lite's function returns:
 
 ===========================  ===============================================================
 modisco-lite                 here
 ===========================  ===============================================================
 ``cosine_similarity_from_``  gapped k-mer embeddings (modisco-lite's extractor, compiled
-``seqlets``                  once and cached), then the two cosine products as blocked
-                             sparse matrix products instead of one merge loop per pair
+``seqlets``                  once and cached), then the two cosine products as sparse
+                             matrix products over blocks of rows (32 MB of scores at once)
+                             instead of one merge loop per pair
 ``jaccard``                  :func:`~motifscope.denovo._kernels_cpu.sliding_jaccard`: a
                              vectorised reduction per offset
-``_density_adaptation``      array arithmetic on the CSR matrix; the perplexity search in
-                             one compiled loop
+``_filter_by_correlation``   the same Spearman test per seqlet; the kept neighbours as one
+                             array per seqlet, not lists of numpy scalars (800 MB at
+                             20,000 seqlets)
+``_density_adaptation``      array arithmetic on the CSR matrix, a block of rows at a time;
+                             the perplexity search in one compiled loop
 ``LeidenCluster``            leidenalg on the graph with each pair once (modisco-lite adds
                              both (i, j) and (j, i) as parallel edges: the same modularity,
                              half the edges); the same seeds and the same choice of the run
-                             with the best quality
-``pairwise_jaccard``         :func:`~motifscope.denovo._kernels_cpu.all_pairs_jaccard`
+                             with the best quality; on large graphs each run in a small
+                             process of its own (:mod:`._leiden_worker`)
+``pairwise_jaccard``         :func:`~motifscope.denovo._kernels_cpu.rows_jaccard` over
+                             blocks of rows (the (n, n) matrix was 2.3 GB at 10,000 seqlets)
 ``pearson_correlation``      one array expression over all offsets
 ``roc_auc_score``            the Mann-Whitney statistic of the ranks (sklearn's checks
                              outweigh the arithmetic on a pattern pair's few scores)
 ===========================  ===============================================================
 
-The orchestration (rounds, filtering, merging, trimming, subpatterns) is modisco-lite's own
-code: :func:`substituted_kernels` swaps the seven functions in for the duration of a call,
-and with them modisco-lite's gapped k-mer extractor recompiled with a disk cache.
-tests/test_modisco.py checks the patterns against modisco-lite run as is;
-bench/RESULTS.md ("modisco") measures both.
+The orchestration (rounds, merging, trimming, subpatterns) is modisco-lite's own code:
+:func:`substituted_kernels` swaps the eight functions in for the duration of a call, and
+with them modisco-lite's gapped k-mer extractor recompiled with a disk cache; the tracks
+are held compactly (:mod:`._trackset`). tests/test_modisco.py checks the patterns against
+modisco-lite run as is; bench/RESULTS.md ("modisco") measures both.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
-import warnings
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 import scipy.sparse
@@ -44,15 +52,20 @@ import scipy.stats
 from modiscolite import aggregator, affinitymat, cluster, gapped_kmer, tfmodisco
 from numba import njit
 
-from motifscope.denovo import _kernels_cpu
+from motifscope.denovo import _kernels_cpu, _leiden_worker
 from motifscope.utils import progress
 
-# Rows of the coarse similarity computed at once: (block, n) float64 twice stays small
+# Rows of the coarse similarity computed at once, and the bytes of one (block, n) float64
 _COARSE_BLOCK = 512
+_COARSE_BLOCK_BYTES = 32 * 2**20
 # Rows of the fine similarity per kernel call, and the pairs from which it shows progress
 _FINE_BLOCK = 256
 _FINE_PROGRESS_PAIRS = 200_000
-# Edges from which a graph's Leiden runs are worth a process each
+# Similarities of the all-pairs Jaccard held at once (rows of n float64 and their argsort)
+_PAIRWISE_BLOCK_BYTES = 64 * 2**20
+# Rows of the density adaptation's arithmetic per block
+_DENSITY_BLOCK_ROWS = 2048
+# Edges from which a graph's Leiden runs are worth a process each (a process costs ~0.3 s)
 _PARALLEL_LEIDEN_EDGES = 50_000
 # Whether the phases show progress bars (set by substituted_kernels)
 _verbose: bool | None = False
@@ -155,11 +168,25 @@ def roc_auc_score(y_true, y_score):
 def pairwise_jaccard(X, k):
     """The k most similar rows of X to each row, by continuous Jaccard
     (``affinitymat.pairwise_jaccard``). X: shape (n, w). Returns (similarities float64
-    (n, k), neighbours int32 (n, k)), most similar first, ties by row."""
-    similarities = np.empty((len(X), len(X)))
-    _kernels_cpu.all_pairs_jaccard(np.ascontiguousarray(X), similarities)
-    order = np.argsort(-similarities, axis=1, kind="mergesort")[:, :k]
-    return (np.take_along_axis(similarities, order, axis=1), order.astype(np.int32))
+    (n, k), neighbours int32 (n, k)), most similar first, ties by row.
+
+    Rows go in blocks of about ``_PAIRWISE_BLOCK_BYTES`` of similarities: the whole (n, n)
+    matrix and its argsort were 2.3 GB for a pattern of 10,000 seqlets.
+    """
+    X = np.ascontiguousarray(X)
+    n = len(X)
+    k = min(k, n)
+    similarities = np.empty((n, k))
+    neighbors = np.empty((n, k), dtype=np.int32)
+    block = max(1, _PAIRWISE_BLOCK_BYTES // (16 * max(n, 1)))
+    scores = np.empty((min(block, n), n))
+    for start in range(0, n, block):
+        rows = scores[:min(block, n - start)]
+        _kernels_cpu.rows_jaccard(X, start, rows)
+        order = np.argsort(-rows, axis=1, kind="mergesort")[:, :k]
+        similarities[start:start + len(rows)] = np.take_along_axis(rows, order, axis=1)
+        neighbors[start:start + len(rows)] = order
+    return similarities, neighbors
 
 
 def cosine_similarity_from_seqlets(seqlets, n_neighbors, sign, topn=20, min_k=4, max_k=6,
@@ -175,15 +202,20 @@ def cosine_similarity_from_seqlets(seqlets, n_neighbors, sign, topn=20, min_k=4,
                                            max_entries, strand, sign)
              for strand in (True, False)]
     forward, reverse = _l2_rows(_shared_columns(embed))
+    del embed
     n = forward.shape[0]
     k = min(n_neighbors + 1, n)
     similarities = np.empty((n, k))
     neighbors = np.empty((n, k), dtype=np.int32)
-    forward_t, reverse_t = forward.T.tocsc(), reverse.T.tocsc()
-    for start in progress(range(0, n, _COARSE_BLOCK), desc="coarse affinity (gapped k-mers)",
-                          unit="block", verbose=_verbose if n > _COARSE_BLOCK else False):
-        rows = forward[start:start + _COARSE_BLOCK]
-        dot = np.maximum((rows @ forward_t).toarray(), (rows @ reverse_t).toarray())
+    # transposed once as CSR: a CSC operand is converted to CSR inside every product
+    forward_t, reverse_t = forward.T.tocsr(), reverse.T.tocsr()
+    del reverse
+    block = max(1, min(_COARSE_BLOCK, _COARSE_BLOCK_BYTES // (8 * n)))
+    for start in progress(range(0, n, block), desc="coarse affinity (gapped k-mers)",
+                          unit="block", verbose=_verbose if n > block else False):
+        rows = forward[start:start + block]
+        dot = (rows @ forward_t).toarray()
+        np.maximum(dot, (rows @ reverse_t).toarray(), out=dot)
         order = np.argsort(-dot, axis=1, kind="mergesort")[:, :k]
         similarities[start:start + rows.shape[0]] = np.take_along_axis(dot, order, axis=1)
         neighbors[start:start + rows.shape[0]] = order
@@ -192,13 +224,13 @@ def cosine_similarity_from_seqlets(seqlets, n_neighbors, sign, topn=20, min_k=4,
 
 def _shared_columns(matrices):
     """The CSR matrices with their columns renumbered to those any of them uses: a gapped
-    k-mer index space has 5**max_len columns, far too many to transpose or multiply."""
-    used, inverse = np.unique(np.concatenate([m.indices for m in matrices]),
-                              return_inverse=True)
-    ends = np.cumsum([m.nnz for m in matrices])
-    return [scipy.sparse.csr_matrix((m.data, inverse[end - m.nnz:end], m.indptr),
-                                    shape=(m.shape[0], len(used)))
-            for m, end in zip(matrices, ends)]
+    k-mer index space has 5**max_len columns, far too many to transpose or multiply.
+    The used columns are found matrix by matrix, so no sort spans all their entries."""
+    used = np.unique(np.concatenate([np.unique(m.indices) for m in matrices]))
+    index_type = np.int32 if len(used) < 2**31 else np.int64
+    return [scipy.sparse.csr_matrix((m.data, np.searchsorted(used, m.indices).astype(index_type),
+                                     m.indptr), shape=(m.shape[0], len(used)))
+            for m in matrices]
 
 
 def _l2_rows(matrices):
@@ -209,6 +241,44 @@ def _l2_rows(matrices):
         norms[norms == 0] = 1.0
         scaled.append(scipy.sparse.csr_matrix(scipy.sparse.diags(1.0 / norms) @ matrix))
     return scaled
+
+
+def filter_by_correlation(seqlets, seqlet_neighbors, coarse_affmat_nn, fine_affmat_nn,
+                          correlation_threshold):
+    """The seqlets whose fine and coarse similarities to their neighbours agree
+    (``tfmodisco._filter_by_correlation``: Spearman correlation of each row above the
+    threshold), with the neighbour lists restricted to them and renumbered.
+
+    Parameters
+    ----------
+    seqlets : list, length n
+    seqlet_neighbors : int array, shape (n, k)
+    coarse_affmat_nn, fine_affmat_nn : float arrays, shape (n, k)
+    correlation_threshold : float
+
+    Returns
+    -------
+    (kept seqlets, neighbours: list of int64 arrays, fine similarities: list of arrays), one
+    array per kept seqlet, where modisco-lite builds Python lists of numpy scalars (about
+    40 bytes a neighbour: 800 MB for 20,000 seqlets' 10 million).
+    """
+    fine = np.asarray(fine_affmat_nn)
+    coarse = np.asarray(coarse_affmat_nn)
+    neighbors = np.asarray(seqlet_neighbors)
+    correlations = np.empty(len(fine))
+    for row, (fine_row, coarse_row) in enumerate(zip(fine, coarse)):
+        compared = np.abs(fine_row) > 0
+        correlations[row] = scipy.stats.spearmanr(fine_row[compared],
+                                                  coarse_row[compared]).correlation
+    keep = correlations > correlation_threshold
+    new_index = np.cumsum(keep) - 1
+    kept_neighbors, kept_affinities = [], []
+    for row in np.flatnonzero(keep):
+        kept = keep[neighbors[row]]
+        kept_neighbors.append(new_index[neighbors[row][kept]])
+        kept_affinities.append(fine[row][kept])
+    return ([seqlet for seqlet, k in zip(seqlets, keep) if k], kept_neighbors,
+            kept_affinities)
 
 
 def density_adaptation(affmat_nn, seqlet_neighbors, tsne_perplexity):
@@ -229,29 +299,52 @@ def density_adaptation(affmat_nn, seqlet_neighbors, tsne_perplexity):
     """
     eps = 0.0000001
     n = len(affmat_nn)
+    index_type = np.int32 if n < 2**31 else np.int64
     lengths = [len(row) for row in seqlet_neighbors]
-    rows = np.repeat(np.arange(n), lengths)
-    cols = np.concatenate([np.asarray(r, dtype=np.int64) for r in seqlet_neighbors])
+    rows = np.repeat(np.arange(n, dtype=index_type), lengths)
+    cols = np.concatenate([np.asarray(r, dtype=index_type) for r in seqlet_neighbors])
     data = np.concatenate([np.asarray(r, dtype=np.float64) for r in affmat_nn])
     distances = scipy.sparse.csr_matrix((data, (rows, cols)), shape=(n, n), dtype="float64")
+    del rows, cols, data
     distances.data = np.maximum(np.log((1.0 / (0.5 * np.maximum(distances.data, eps))) - 1), 0)
     distances.eliminate_zeros()
-    counts = scipy.sparse.csr_matrix((np.ones_like(distances.data), distances.indices,
-                                      distances.indptr), shape=distances.shape, dtype="float64")
-    distances = distances + distances.T
+    # the counts are 1 or 2, exact in float32: half the bytes of modisco-lite's float64
+    counts = scipy.sparse.csr_matrix((np.ones(distances.nnz, dtype=np.float32),
+                                      distances.indices, distances.indptr), shape=(n, n))
     counts = counts + counts.T
+    distances = distances + distances.T
     distances.data /= counts.data
+    del counts
     betas = _kernels_cpu.perplexity_betas(distances.data, distances.indptr, tsne_perplexity)
-    row_of = np.repeat(np.arange(n), np.diff(distances.indptr))
-    # modisco-lite divides by beta here where the search multiplied: kept, it is the method
-    kernel_row = np.exp(-distances.data / betas[row_of])
-    normfactors = np.bincount(row_of, weights=kernel_row, minlength=n) + 1
-    rbf_row = kernel_row / normfactors[row_of]
-    col_of = distances.indices
-    rbf_col = np.exp(-distances.data / betas[col_of]) / normfactors[col_of]
-    affinity = distances.copy()
-    affinity.data = np.sqrt(rbf_row * rbf_col)
+    affinity, normfactors = _adapted_affinities(distances, betas)
     return affinity + scipy.sparse.diags(1.0 / normfactors)
+
+
+def _adapted_affinities(distances, betas):
+    """``sqrt(rbf_i * rbf_j)`` for each stored (i, j) of the symmetric distances, computed a
+    block of rows at a time so that no temporary spans all entries (20 million at 20,000
+    seqlets). Returns (the CSR matrix, normfactors float64 (n,))."""
+    n = distances.shape[0]
+    indptr, indices, d = distances.indptr, distances.indices, distances.data
+    normfactors = np.empty(n)
+    values = np.empty_like(d)
+    blocks = [(r, min(r + _DENSITY_BLOCK_ROWS, n)) for r in range(0, n, _DENSITY_BLOCK_ROWS)]
+
+    def local_rows(r0, r1):
+        return np.repeat(np.arange(r1 - r0), np.diff(indptr[r0:r1 + 1]))
+
+    for r0, r1 in blocks:
+        a, b, row = indptr[r0], indptr[r1], local_rows(r0, r1)
+        # modisco-lite divides by beta here where the search multiplied: kept, it is the method
+        values[a:b] = np.exp(-d[a:b] / betas[r0:r1][row])
+        # a row lies within one block, so its sum runs in the same order as over all rows
+        normfactors[r0:r1] = np.bincount(row, weights=values[a:b], minlength=r1 - r0) + 1
+    for r0, r1 in blocks:
+        a, b, row = indptr[r0], indptr[r1], local_rows(r0, r1)
+        col = indices[a:b]
+        rbf_col = np.exp(-d[a:b] / betas[col]) / normfactors[col]
+        values[a:b] = np.sqrt(values[a:b] / normfactors[r0:r1][row] * rbf_col)
+    return scipy.sparse.csr_matrix((values, indices, indptr), shape=distances.shape), normfactors
 
 
 def leiden_cluster(affinity_mat, n_seeds=2, n_leiden_iterations=-1):
@@ -260,8 +353,10 @@ def leiden_cluster(affinity_mat, n_seeds=2, n_leiden_iterations=-1):
     modisco-lite turns every stored entry (i, j) into an undirected edge, so each pair is
     two parallel edges; here it is one edge with their summed weight, which leaves every
     modularity unchanged and halves the work. Runs leidenalg with seeds 100, 200, ... and
-    keeps the membership of the run with the best quality (the first among equals); on a
-    large graph the runs go to forked processes, one per core, as leidenalg holds the GIL.
+    keeps the membership of the run with the best quality (the first among equals). On a
+    large graph the runs go to processes of their own (:mod:`._leiden_worker`, one per
+    core, as leidenalg holds the GIL), which read the graph from a temporary file and
+    import nothing of this process.
 
     Parameters
     ----------
@@ -273,58 +368,77 @@ def leiden_cluster(affinity_mat, n_seeds=2, n_leiden_iterations=-1):
     -------
     int array, shape (n,)
     """
-    matrix = scipy.sparse.csr_matrix(affinity_mat)
-    both = (matrix + matrix.T).tocoo()
-    upper = both.row <= both.col
-    row, col, weight = both.row[upper], both.col[upper], both.data[upper]
-    graph = (matrix.shape[0], np.column_stack([row, col]),
-             np.where(row == col, weight / 2, weight))
+    n, edges, weights = _undirected_edges(affinity_mat)
+    n_edges = len(weights)
     seeds = [seed * 100 for seed in range(1, n_seeds + 1)]
-    workers = min(len(seeds), _cpu_count())
-    bar = progress(total=len(seeds), desc=f"Leiden ({len(row)} edges)", unit="run",
-                   verbose=_verbose if len(row) >= _PARALLEL_LEIDEN_EDGES else False)
-    with bar:
-        if workers > 1 and len(row) >= _PARALLEL_LEIDEN_EDGES and _can_fork():
-            # fork: the children only run leidenalg on the arrays they inherit, so the
-            # numba threads of the parent (Python >= 3.12 warns about them) do not matter
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    jobs = [pool.apply_async(_leiden_run, (graph, seed, n_leiden_iterations),
-                                             callback=lambda _: bar.update(1))
-                            for seed in seeds]
-                    runs = [job.get() for job in jobs]
+    large = n_edges >= _PARALLEL_LEIDEN_EDGES
+    bar = progress(total=len(seeds), desc=f"Leiden ({n_edges} edges)", unit="run",
+                   verbose=_verbose if large else False)
+    with bar, tempfile.TemporaryDirectory(prefix="motifscope-leiden-") as tmp:
+        if large:
+            graph = os.path.join(tmp, "graph.npz")
+            np.savez(graph, n=n, edges=edges, weights=weights)
+            del edges, weights  # not held while the runs go
+            runs = _leiden_in_processes(graph, seeds, n_leiden_iterations, bar)
         else:
             runs = []
             for seed in seeds:
-                runs.append(_leiden_run(graph, seed, n_leiden_iterations))
+                runs.append(_leiden_worker.leiden_run(n, edges, weights, seed,
+                                                      n_leiden_iterations))
                 bar.update(1)
     best = max(range(len(runs)), key=lambda i: (runs[i][0], -i))
     return runs[best][1]
 
 
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+def _undirected_edges(affinity_mat):
+    """(n, edges int32 (e, 2), weights float64 (e,)): each unordered pair {i, j} of stored
+    entries once, weighted A_ij + A_ji; a self-loop keeps A_ii."""
+    matrix = scipy.sparse.csr_matrix(affinity_mat)
+    both = scipy.sparse.triu(matrix + matrix.T, format="coo")
+    weights = both.data
+    weights[both.row == both.col] /= 2
+    edges = np.column_stack([both.row.astype(np.int32), both.col.astype(np.int32)])
+    return matrix.shape[0], edges, weights
+
+
+def _leiden_in_processes(graph, seeds, n_iterations, bar):
+    """[(quality, membership)] of the seeded runs on the graph saved at ``graph``
+    (:mod:`._leiden_worker`'s layout), at most one process per core at once."""
+    workers = max(1, min(len(seeds), _cpu_count()))
+    outputs = [f"{graph[:-len('.npz')]}.run{seed}.npz" for seed in seeds]
+    commands = [[sys.executable, "-P", _leiden_worker.__file__, graph, str(seed),
+                 str(n_iterations), out] for seed, out in zip(seeds, outputs)]
+    running = []
+    try:
+        for command in commands:
+            if len(running) == workers:
+                _finish(running.pop(0), bar)
+            running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE, text=True))
+        while running:
+            _finish(running.pop(0), bar)
+    finally:
+        for process in running:
+            process.kill()
+            process.wait()
+    runs = []
+    for out in outputs:
+        with np.load(out) as run:
+            runs.append((float(run["quality"]), run["membership"]))
+    return runs
+
+
+def _finish(process, bar):
+    """Wait for one Leiden process; its error, if any, raised here with its last line."""
+    _, stderr = process.communicate()
+    if process.returncode:
+        last = stderr.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
+        raise RuntimeError(f"a Leiden run failed ({' '.join(process.args[2:4])}): {last[0]}")
+    bar.update(1)
 
 
 def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def _leiden_run(graph, seed, n_iterations):
-    """(quality, membership) of one leidenalg run on graph = (n, edges (e, 2), weights)."""
-    import igraph
-    import leidenalg
-
-    n, edges, weights = graph
-    # add_edges takes the array as it is; Graph(edges=...) makes a tuple per edge first
-    # (about 170 bytes an edge: 1.7 GB for the 10 million edges of 20,000 seqlets)
-    network = igraph.Graph(n=n)
-    network.add_edges(edges)
-    partition = leidenalg.find_partition(
-        graph=network, partition_type=leidenalg.ModularityVertexPartition,
-        weights=weights, n_iterations=n_iterations, initial_membership=None, seed=seed)
-    return partition.quality(), np.array(partition.membership)
 
 
 _SUBSTITUTES = (
@@ -332,6 +446,7 @@ _SUBSTITUTES = (
     (affinitymat, "pairwise_jaccard", pairwise_jaccard),
     (affinitymat, "pearson_correlation", pearson_correlation),
     (affinitymat, "cosine_similarity_from_seqlets", cosine_similarity_from_seqlets),
+    (tfmodisco, "_filter_by_correlation", filter_by_correlation),
     (tfmodisco, "_density_adaptation", density_adaptation),
     (aggregator, "roc_auc_score", roc_auc_score),
     (cluster, "LeidenCluster", leiden_cluster),
