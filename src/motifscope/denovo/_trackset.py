@@ -21,15 +21,14 @@ _READ_WINDOWS = 2048
 
 
 class _LazyTrack:
-    """(N, L, 4) float32 values computed from ``arrays`` for what is read, read as
-    ``track[i][s:e]``, the only way modisco-lite reads a track. ``read(i, s:e)`` gives them."""
+    """(N, L, 4) float32 values computed for what is read, read as ``track[i][s:e]`` (the
+    only way modisco-lite reads a track): ``read(i, s:e)`` gives them."""
 
-    def __init__(self, arrays, read):
-        self.arrays = arrays
-        self.read = read
+    def __init__(self, n, length, read):
+        self.n, self.length, self.read = n, length, read
 
     def __len__(self):
-        return len(self.arrays[0])
+        return self.n
 
     def __getitem__(self, window):
         return _WindowOfTrack(self, window)
@@ -42,7 +41,7 @@ class _WindowOfTrack:
         self.track, self.window = track, window
 
     def __len__(self):
-        return self.track.arrays[0].shape[1]
+        return self.track.length
 
     def __getitem__(self, stretch):
         return self.track.read(self.window, stretch)
@@ -90,7 +89,7 @@ def compact_track_set(onehot, hypothetical, crop: slice):
         x[part] = np.asarray(onehot[part, :, crop]).transpose(0, 2, 1)
         h[part] = np.asarray(hypothetical[part, :, crop]).transpose(0, 2, 1)
         projected[part] = np.multiply(x[part], h[part]).sum(axis=2)
-    one_hot = _LazyTrack([x], _one_hot_reader(x)) if compact else x
-    contrib = _LazyTrack([x, h], _contributions_reader(x, h))
+    one_hot = _LazyTrack(n, width, _one_hot_reader(x)) if compact else x
+    contrib = _LazyTrack(n, width, _contributions_reader(x, h))
     return core.TrackSet(one_hot=one_hot, contrib_scores=contrib,
                          hypothetical_contribs=h), projected

@@ -65,7 +65,7 @@ _FINE_PROGRESS_PAIRS = 200_000
 _PAIRWISE_BLOCK_BYTES = 64 * 2**20
 # Rows of the density adaptation's arithmetic per block
 _DENSITY_BLOCK_ROWS = 2048
-# Edges from which a graph's Leiden runs are worth a process each (a process costs ~0.3 s)
+# Edges from which a graph's Leiden runs are worth a process each
 _PARALLEL_LEIDEN_EDGES = 50_000
 # Whether the phases show progress bars (set by substituted_kernels)
 _verbose: bool | None = False
@@ -374,12 +374,13 @@ def leiden_cluster(affinity_mat, n_seeds=2, n_leiden_iterations=-1):
     large = n_edges >= _PARALLEL_LEIDEN_EDGES
     bar = progress(total=len(seeds), desc=f"Leiden ({n_edges} edges)", unit="run",
                    verbose=_verbose if large else False)
-    with bar, tempfile.TemporaryDirectory(prefix="motifscope-leiden-") as tmp:
+    with bar:
         if large:
-            graph = os.path.join(tmp, "graph.npz")
-            np.savez(graph, n=n, edges=edges, weights=weights)
-            del edges, weights  # not held while the runs go
-            runs = _leiden_in_processes(graph, seeds, n_leiden_iterations, bar)
+            with tempfile.TemporaryDirectory(prefix="motifscope-leiden-") as tmp:
+                graph = os.path.join(tmp, "graph.npz")
+                np.savez(graph, n=n, edges=edges, weights=weights)
+                del edges, weights  # not held while the runs go
+                runs = _leiden_in_processes(graph, seeds, n_leiden_iterations, bar)
         else:
             runs = []
             for seed in seeds:
@@ -433,7 +434,7 @@ def _finish(process, bar):
     _, stderr = process.communicate()
     if process.returncode:
         last = stderr.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
-        raise RuntimeError(f"a Leiden run failed ({' '.join(process.args[2:4])}): {last[0]}")
+        raise RuntimeError(f"a Leiden run failed (seed {process.args[4]}): {last[0]}")
     bar.update(1)
 
 
