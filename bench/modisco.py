@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=400)
     parser.add_argument("--ours-only", action="store_true",
                         help="measure only the rule (e.g. its peak memory at 100k seqlets)")
+    parser.add_argument("--keep", help="copy both sides' h5 (ours.h5, cli.h5) to this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -138,6 +140,10 @@ def main() -> None:
         with h5py.File(work / "cli.h5") as h5:
             seqlets = sum(int(h5[g][p]["seqlets"]["n_seqlets"][0]) for g in h5 for p in h5[g])
         matched, compared = matched_patterns(work / "ours.h5", work / "cli.h5")
+        if args.keep:
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
+            for name in ("ours.h5", "cli.h5"):
+                shutil.copy(work / name, Path(args.keep) / name)
         print(json.dumps({"windows": n, "length": length, "seqlets_in_patterns": seqlets,
                           "modisco_cli_s": round(ref_wall, 1),
                           "modisco_cli_rss_mib": round(ref_rss),

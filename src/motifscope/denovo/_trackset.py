@@ -1,14 +1,14 @@
 """TF-MoDISco's tracks, held in a third of the memory.
 
 modisco-lite keeps three float32 arrays of shape (N, L, 4) for the whole run: the one-hot
-sequence, the hypothetical contributions and their product, the contributions. Its
-seqlets only ever read them as ``track[window][start:end]`` (``core.TrackSet.
-create_seqlets``), so here the one-hot is kept as uint8 and the contributions are not
-kept at all: each read returns the float32 values modisco-lite's arrays hold there,
-computed for that stretch (``x * h`` of the stretch is the stretch of ``x * h``). At
-27,000 windows of 400 bp that is 300 MB less in the whole run (1.3 GB at 117,000); the
-values seqlets see are the same bit for bit. The price is time: a seqlet's read takes about
-9 us against 1 us for modisco-lite's views.
+sequence, the hypothetical contributions and their product, the contributions. It only
+reads them through ``TrackSet.create_seqlets`` (a window's stretch per seqlet), so here the
+one-hot is kept as uint8 and the contributions are not kept at all: each seqlet gets the
+float32 values modisco-lite's arrays hold there, computed for its stretch (``x * h`` of the
+stretch is the stretch of ``x * h``). At 27,000 windows of 400 bp that is 300 MB less in
+the whole run (1.3 GB at 117,000); the values seqlets see are the same bit for bit. The
+price is time: about 2-3 us a seqlet against 1-2 us for modisco-lite's views (9 us when
+each track was a lazy array of its own, read three times per seqlet).
 """
 
 from __future__ import annotations
@@ -20,44 +20,35 @@ from modiscolite import core
 _READ_WINDOWS = 2048
 
 
-class _LazyTrack:
-    """(N, L, 4) float32 values computed for what is read, read as ``track[i][s:e]`` (the
-    only way modisco-lite reads a track): ``read(i, s:e)`` gives them."""
+class CompactTrackSet(core.TrackSet):
+    """modisco-lite's TrackSet over a uint8 (or float32) one-hot ``x`` and float32
+    hypothetical contributions ``h``, both (N, W, 4); the contributions are ``x * h``
+    computed for each seqlet read, so ``contrib_scores`` is None: modisco-lite only reads a
+    TrackSet through :meth:`create_seqlets`, which here takes two slices, one conversion
+    and one product per seqlet."""
 
-    def __init__(self, n, length, read):
-        self.n, self.length, self.read = n, length, read
+    def __init__(self, x: np.ndarray, h: np.ndarray):
+        self._x, self._h = x, h
+        self.one_hot, self.contrib_scores, self.hypothetical_contribs = x, None, h
+        self.length = x.shape[1]
 
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, window):
-        return _WindowOfTrack(self, window)
-
-
-class _WindowOfTrack:
-    __slots__ = ("track", "window")
-
-    def __init__(self, track, window):
-        self.track, self.window = track, window
-
-    def __len__(self):
-        return self.track.length
-
-    def __getitem__(self, stretch):
-        return self.track.read(self.window, stretch)
-
-
-def _one_hot_reader(x):
-    def read(window, stretch):
-        return x[window, stretch].astype(np.float32)
-    return read
-
-
-def _contributions_reader(x, h):
-    # uint8 (or float32) times float32 is float32, the product of modisco-lite's arrays
-    def read(window, stretch):
-        return np.multiply(x[window, stretch], h[window, stretch])
-    return read
+    def create_seqlets(self, seqlets):
+        """Fill each seqlet's ``sequence``, ``contrib_scores`` and ``hypothetical_contribs``
+        with the float32 (end - start, 4) values of modisco-lite's arrays there (reverse
+        complemented for a reverse seqlet); returns the seqlets, as modisco-lite does."""
+        x, h, float32 = self._x, self._h, np.float32
+        for seqlet in seqlets:
+            window, start, end = seqlet.example_idx, seqlet.start, seqlet.end
+            sequence = x[window, start:end].astype(float32)
+            hypothetical = h[window, start:end]
+            # 0/1 float32 times float32: bit for bit modisco-lite's product arrays
+            contributions = sequence * hypothetical
+            if seqlet.is_revcomp:
+                sequence, contributions = sequence[::-1, ::-1], contributions[::-1, ::-1]
+                hypothetical = hypothetical[::-1, ::-1]
+            seqlet.sequence, seqlet.contrib_scores = sequence, contributions
+            seqlet.hypothetical_contribs = hypothetical
+        return seqlets
 
 
 def compact_track_set(onehot, hypothetical, crop: slice):
@@ -75,7 +66,7 @@ def compact_track_set(onehot, hypothetical, crop: slice):
 
     Returns
     -------
-    (core.TrackSet, projected float32 array of shape (N, W)): W the crop's length;
+    (CompactTrackSet, projected float32 array of shape (N, W)): W the crop's length;
     ``projected`` is modisco-lite's ``contrib_scores.sum(axis=2)``.
     """
     n = len(onehot)
@@ -89,7 +80,4 @@ def compact_track_set(onehot, hypothetical, crop: slice):
         x[part] = np.asarray(onehot[part, :, crop]).transpose(0, 2, 1)
         h[part] = np.asarray(hypothetical[part, :, crop]).transpose(0, 2, 1)
         projected[part] = np.multiply(x[part], h[part]).sum(axis=2)
-    one_hot = _LazyTrack(n, width, _one_hot_reader(x)) if compact else x
-    contrib = _LazyTrack(n, width, _contributions_reader(x, h))
-    return core.TrackSet(one_hot=one_hot, contrib_scores=contrib,
-                         hypothetical_contribs=h), projected
+    return CompactTrackSet(x, h), projected
