@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=400)
     parser.add_argument("--ours-only", action="store_true",
                         help="measure only the rule (e.g. its peak memory at 100k seqlets)")
-    parser.add_argument("--keep", help="copy both sides' h5 (ours.h5, cli.h5) to this folder")
+    parser.add_argument("--keep", help="copy the h5 of each side that ran (ours.h5, cli.h5) to this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -134,6 +134,9 @@ def main() -> None:
         ours_wall, ours_rss, ours_tree = measured([sys.executable, "-c", code])
         print(f"motifscope rule: {ours_wall:.1f} s, {ours_rss:.0f} MiB (largest process), "
               f"{ours_tree:.0f} MiB (process tree)", flush=True)
+        if args.keep:
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(work / "ours.h5", Path(args.keep) / "ours.h5")
         if args.ours_only:
             return
         ref_wall, ref_rss, ref_tree = measured(cli)
@@ -141,9 +144,7 @@ def main() -> None:
             seqlets = sum(int(h5[g][p]["seqlets"]["n_seqlets"][0]) for g in h5 for p in h5[g])
         matched, compared = matched_patterns(work / "ours.h5", work / "cli.h5")
         if args.keep:
-            Path(args.keep).mkdir(parents=True, exist_ok=True)
-            for name in ("ours.h5", "cli.h5"):
-                shutil.copy(work / name, Path(args.keep) / name)
+            shutil.copy(work / "cli.h5", Path(args.keep) / "cli.h5")
         print(json.dumps({"windows": n, "length": length, "seqlets_in_patterns": seqlets,
                           "modisco_cli_s": round(ref_wall, 1),
                           "modisco_cli_rss_mib": round(ref_rss),
