@@ -109,7 +109,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=400)
     parser.add_argument("--ours-only", action="store_true",
                         help="measure only the rule (e.g. its peak memory at 100k seqlets)")
-    parser.add_argument("--keep", help="copy the h5 of each side that ran (ours.h5, cli.h5) to this folder")
+    parser.add_argument("--keep",
+                        help="copy the h5 of each side that ran (ours.h5, cli.h5) to this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -113,14 +113,15 @@ def test_correlation_filter_equals_modisco_lite(seqlets):
 
 
 @pytest.mark.oracle
-def test_compact_tracks_read_as_modisco_lite_arrays():
-    """The uint8 one-hot and the contributions computed per read give modisco-lite's
-    float32 arrays bit for bit, forward and reverse complement, and the same projected
-    scores its seqlet extraction thresholds."""
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_compact_tracks_read_as_modisco_lite_arrays(dtype):
+    """The one-hot (uint8, or float32 as given) and the contributions computed per read
+    give modisco-lite's float32 arrays bit for bit, forward and reverse complement, and the
+    same projected scores its seqlet extraction thresholds."""
     from motifscope.denovo._trackset import compact_track_set
 
     onehot, hyp, _ = planted_windows()
-    tracks, projected = compact_track_set(onehot.astype(np.uint8), hyp, slice(20, 180))
+    tracks, projected = compact_track_set(onehot.astype(dtype), hyp, slice(20, 180))
     x = onehot[:, :, 20:180].transpose(0, 2, 1).astype(np.float32)
     h = hyp[:, :, 20:180].transpose(0, 2, 1).astype(np.float32)
     theirs = core.TrackSet(one_hot=x, contrib_scores=x * h, hypothetical_contribs=h)

@@ -28,7 +28,6 @@ class CompactTrackSet(core.TrackSet):
     and one product per seqlet."""
 
     def __init__(self, x: np.ndarray, h: np.ndarray):
-        self._x, self._h = x, h
         self.one_hot, self.contrib_scores, self.hypothetical_contribs = x, None, h
         self.length = x.shape[1]
 
@@ -36,7 +35,7 @@ class CompactTrackSet(core.TrackSet):
         """Fill each seqlet's ``sequence``, ``contrib_scores`` and ``hypothetical_contribs``
         with the float32 (end - start, 4) values of modisco-lite's arrays there (reverse
         complemented for a reverse seqlet); returns the seqlets, as modisco-lite does."""
-        x, h, float32 = self._x, self._h, np.float32
+        x, h, float32 = self.one_hot, self.hypothetical_contribs, np.float32
         for seqlet in seqlets:
             window, start, end = seqlet.example_idx, seqlet.start, seqlet.end
             sequence = x[window, start:end].astype(float32)
