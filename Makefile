@@ -13,8 +13,11 @@ $(VENV)/.demo-installed: pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
+# bpnet-lite depends on modisco 2.x, whose files take the package name modiscolite over
+# modisco-lite 3.0's: 3.0 is put back, so that it is the TF-MoDISco the tests compare against
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.demo-installed
 	$(PY) -m pip install -q "$(TORCH)" -e ".[test]"
+	$(PY) -m pip install -q --force-reinstall --no-deps "modisco-lite>=3.0,<4"
 	touch $@
 
 .PHONY: demo test lint

@@ -3,17 +3,18 @@
     python bench/modisco.py --attributions results/demo/attributions/spi1.h5 \
         --onehot results/demo/loci/onehot.h5 [--repeat 4] [--max-seqlets 20000]
 
-The rule runs motifscope's engine (``modisco.engine: motifscope``, modisco-lite's procedure
-with motifscope's kernels, :mod:`motifscope.denovo.engine`) and also reads the attribution
-h5, crops, labels the patterns by TOMTOM and writes the MEME/BED/figure outputs; the command
-is ``modisco motifs``. Both sides run in a fresh process each, timed by wall clock; memory
-is the peak RSS of the largest single process (wait4) and the peak of the RSS summed over
-the process and its children (sampled every 0.2 s: motifscope's Leiden runs go to processes
-of their own). The settings are the same (target FDR 0.05 as the CLI hard-codes, core 21,
-flank 10, 2 Leiden runs). ``--repeat k`` stacks the windows k times (each copy
-with its own seqlets) to reach a larger seqlet count. The two h5 files are then compared by
-the issue's criterion: each modisco-lite pattern with at least 50 seqlets matched one-to-one
-by one of ours with CWM cosine >= 0.9, seqlet counts within 10 %.
+The rule calls modisco-lite 3.0's ``TFMoDISco`` as the command does and also reads the
+attribution h5, crops, labels the patterns by TOMTOM and writes the MEME/BED/figure outputs
+(:mod:`motifscope.denovo.discover`, ``modisco_patterns.py``); the command is ``modisco
+motifs``. Both sides run in a fresh process each, timed by wall clock; memory is the peak
+RSS of the largest single process (wait4) and the peak of the RSS summed over the process
+and its children (sampled every 0.2 s: modisco-lite forks its Leiden runs and its negative
+metacluster, and a forked child's RSS also counts the parent's pages it shares). The
+settings are the same (target FDR 0.05 as the CLI hard-codes, core 21, flank 10, 2 Leiden
+runs). ``--repeat k`` stacks the windows k times (each copy with its own seqlets) to reach
+a larger seqlet count. The two h5 files are then compared by the issue's criterion: each
+modisco-lite pattern with at least 50 seqlets matched one-to-one by one of ours with CWM
+cosine >= 0.9, seqlet counts within 10 %.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rule modisco: TF-MoDISco patterns of one target (modisco.engine), TOMTOM-labelled.
+"""Rule modisco: TF-MoDISco patterns of one target (modisco-lite 3.0), TOMTOM-labelled.
 
 Writes ``modisco/<target>.h5`` (modisco-lite's layout), ``.patterns.tsv`` (pattern,
 metacluster, n_seqlets, width, consensus, match/q/p/family of the top 3 TOMTOM matches),

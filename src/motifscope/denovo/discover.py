@@ -1,34 +1,32 @@
-"""De novo patterns of one target's attributions by TF-MoDISco.
+"""De novo patterns of one target's attributions by TF-MoDISco (modisco-lite 3.0).
 
-motifscope crops the windows and makes the calls of ``modiscolite.tfmodisco.TFMoDISco`` one
-phase at a time (seqlets, then each metacluster's clustering) with the ``modisco:`` settings
-of the config, so that a progress bar and the log follow the phases. With ``modisco.engine:
-motifscope`` (the default) the clustering runs with :mod:`motifscope.denovo.engine`'s
-kernels, about 3x faster; with ``modisco-lite`` with modisco-lite's own functions, value for
-value its ``TFMoDISco`` (tests/test_modisco.py checks both). It writes modisco-lite's h5
-layout (:func:`motifscope.io.modisco.write_modisco`), so ``modisco report`` and Fi-NeMo read
-the file unchanged. bench/RESULTS.md ("modisco") measures the rule against the ``modisco
-motifs`` command on the same attributions.
+motifscope crops the windows, hands them to ``modiscolite.tfmodisco.TFMoDISco`` with the
+``modisco:`` settings of the config, exactly as ``modisco motifs`` does (float32 (N, W, 4)
+tracks, the same keyword arguments), and writes modisco-lite's h5 layout
+(:func:`motifscope.io.modisco.write_modisco`), so ``modisco report`` and Fi-NeMo read the
+file unchanged. modisco-lite 3.0 is already the fast implementation (compiled kernels, the
+Leiden seeds and the negative metacluster in forked processes): bench/RESULTS.md
+("modisco") measures the rule against the command on the same attributions.
+
+``modiscolite`` is also the package name of modisco 2.x, which bpnet-lite depends on: when
+that is installed after modisco-lite 3.0 its files replace 3.0's and TF-MoDISco runs about
+3x slower, with the same patterns; :func:`discover_patterns` warns and says how to restore
+3.0.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import traceback
 from dataclasses import dataclass
 
 import numpy as np
 from modiscolite import extract_seqlets, tfmodisco
 
-from motifscope.denovo._trackset import compact_track_set
 from motifscope.errors import InputError
 from motifscope.utils import progress
 
 log = logging.getLogger("motifscope.denovo")
-
-
-# modisco.engine: motifscope's kernels in modisco-lite's procedure, or modisco-lite as is
-ENGINES = ("motifscope", "modisco-lite")
 
 
 @dataclass(frozen=True)
@@ -58,9 +56,6 @@ class ModiscoSettings:
         of its maximum (modisco report's trim) for TOMTOM and the MEME files.
     seed : int, default 0
         Seed of numpy's global generator before the run (the Leiden runs use fixed seeds).
-    engine : {"motifscope", "modisco-lite"}, default "motifscope"
-        "motifscope": modisco-lite's procedure with :mod:`motifscope.denovo.engine`'s
-        kernels; "modisco-lite": modisco-lite's own functions throughout.
     """
 
     window: int = 400
@@ -73,7 +68,6 @@ class ModiscoSettings:
     min_ic: float = 0.6
     trim_threshold: float = 0.3
     seed: int = 0
-    engine: str = "motifscope"
 
     @classmethod
     def from_config(cls, section: dict) -> "ModiscoSettings":
@@ -94,6 +88,13 @@ def crop_offset(length: int, window: int, where: str = "modisco.window") -> int:
     return length // 2 - window // 2
 
 
+def is_modisco_lite_3() -> bool:
+    """Whether the importable ``modiscolite`` is modisco-lite 3.0's code (its TFMoDISco
+    forks work to child processes) rather than modisco 2.x's, which installs a package of
+    the same name."""
+    return hasattr(tfmodisco, "forked")
+
+
 def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
                       settings: ModiscoSettings = ModiscoSettings(),
                       verbose: bool | None = None) -> dict:
@@ -107,8 +108,7 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
         Hypothetical attributions of the same windows (``attributions/<target>.h5``).
     settings : ModiscoSettings
     verbose : bool, optional
-        Progress bar over the phases (default: when stderr is a terminal or
-        ``MOTIFSCOPE_PROGRESS=1``).
+        Progress bar (default: when stderr is a terminal or ``MOTIFSCOPE_PROGRESS=1``).
 
     Returns
     -------
@@ -117,74 +117,48 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
         when a metacluster had too few seqlets), ``window_offset`` (first cropped base) and
         ``window`` (cropped length). With no seqlet passing the FDR both are None.
     """
-    # only the crop is read, so h5py datasets are sliced on disk rather than loaded whole
     if onehot.shape != hypothetical.shape or len(onehot.shape) != 3 or onehot.shape[1] != 4:
         raise InputError(f"one-hot {onehot.shape} and attributions {hypothetical.shape} must "
                          "both be (N, 4, L)")
-    if settings.engine not in ENGINES:
-        raise InputError(f"modisco.engine is {settings.engine!r}; use one of "
-                         f"{', '.join(ENGINES)}")
     offset = crop_offset(onehot.shape[2], settings.window)
-    tracks, projected = compact_track_set(onehot, hypothetical,
-                                          slice(offset, offset + settings.window))
+    if not is_modisco_lite_3():
+        log.warning("the modiscolite package installed is modisco 2.x's (bpnet-lite's "
+                    "dependency `modisco` replaced modisco-lite 3.0's files): TF-MoDISco "
+                    "runs about 3x slower; restore 3.0 with `pip install --force-reinstall "
+                    "--no-deps 'modisco-lite>=3.0,<4'`")
+    # only the crop is read, so h5py datasets are sliced on disk rather than loaded whole;
+    # modisco-lite takes float32 (N, W, 4), as `modisco motifs` gives it
+    crop = slice(offset, offset + settings.window)
+    one_hot = np.ascontiguousarray(onehot[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
+    hyp = np.ascontiguousarray(hypothetical[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
     np.random.seed(settings.seed)
-    pos, neg = _tfmodisco(tracks, projected, settings, verbose)
+    with progress(total=1, desc=f"TF-MoDISco on {len(one_hot)} windows", unit="run",
+                  verbose=verbose) as bar:
+        pos, neg = _tfmodisco(one_hot, hyp, settings)
+        bar.update(1)
     return {"pos_patterns": pos or None, "neg_patterns": neg or None,
             "window_offset": offset, "window": settings.window}
 
 
-def _tfmodisco(tracks, projected: np.ndarray, settings: ModiscoSettings, verbose):
-    """modisco-lite's ``TFMoDISco`` step by step (the same calls with the same arguments), so
-    each phase gets a progress step: seqlet extraction, then each metacluster's clustering
-    (affinities, Leiden rounds, merging, alignment). ``tracks`` is the TrackSet and
-    ``projected`` (N, W) its contributions summed over bases. Returns (pos, neg) SeqletSet
-    lists or None; both None when no seqlet passes the FDR."""
-    with progress(total=3, desc=f"TF-MoDISco on {len(projected)} windows", unit="phase",
-                  verbose=verbose) as bar:
-        bar.set_postfix_str("seqlets")
-        try:
-            coords, threshold = extract_seqlets.extract_seqlets(
-                attribution_scores=projected, window_size=settings.sliding_window,
-                flank=settings.flank,
-                suppress=int(0.5 * settings.sliding_window) + settings.flank,
-                target_fdr=settings.target_fdr, min_passing_windows_frac=0.03,
-                max_passing_windows_frac=0.2, weak_threshold_for_counting_sign=0.8)
-        except (ValueError, IndexError) as err:
-            # modisco-lite fails inside its isotonic threshold when no window passes
-            log.warning("TF-MoDISco found no seqlets (%s); writing an empty result", err)
-            return None, None
-        by_sign = {1: [], -1: []}
-        for seqlet in tracks.create_seqlets(coords):
-            flank = int(0.5 * (len(seqlet) - settings.sliding_window))
-            core_sum = np.sum(seqlet.contrib_scores[flank:-flank])
-            if core_sum > threshold:
-                by_sign[1].append(seqlet)
-            elif core_sum < -threshold:
-                by_sign[-1].append(seqlet)
-        log.info("%d positive and %d negative seqlets", len(by_sign[1]), len(by_sign[-1]))
-        bar.update(1)
-        patterns = {}
-        for sign, name in ((1, "positive"), (-1, "negative")):
-            bar.set_postfix_str(f"{name} metacluster ({len(by_sign[sign])} seqlets)")
-            # a metacluster needs more than modisco-lite's min_metacluster_size (100)
-            if len(by_sign[sign]) > 100:
-                with _kernels(settings.engine, verbose):
-                    patterns[sign] = tfmodisco.seqlets_to_patterns(
-                        seqlets=by_sign[sign][:settings.max_seqlets], track_set=tracks,
-                        track_signs=sign, n_leiden_runs=settings.n_leiden,
-                        trim_to_window_size=30, initial_flank_to_add=10,
-                        final_min_cluster_size=settings.min_seqlets,
-                        min_ic_in_window=settings.min_ic)
-            else:
-                patterns[sign] = None
-            bar.update(1)
-    return patterns[1], patterns[-1]
+def _tfmodisco(one_hot: np.ndarray, hyp: np.ndarray, settings: ModiscoSettings):
+    """modisco-lite's ``TFMoDISco`` with ``modisco motifs``' arguments and the settings;
+    (None, None) when no seqlet passes the FDR, which modisco-lite reports by failing
+    inside its seqlet threshold."""
+    try:
+        return tfmodisco.TFMoDISco(
+            one_hot=one_hot, hypothetical_contribs=hyp,
+            sliding_window_size=settings.sliding_window, flank_size=settings.flank,
+            max_seqlets_per_metacluster=settings.max_seqlets,
+            target_seqlet_fdr=settings.target_fdr, n_leiden_runs=settings.n_leiden,
+            trim_to_window_size=30, initial_flank_to_add=10, final_flank_to_add=0,
+            final_min_cluster_size=settings.min_seqlets, min_ic_in_window=settings.min_ic)
+    except (ValueError, IndexError) as err:
+        if not _raised_in(err, extract_seqlets.__file__):
+            raise
+        log.warning("TF-MoDISco found no seqlets (%s); writing an empty result", err)
+        return None, None
 
 
-def _kernels(engine: str, verbose: bool | None = False):
-    """The kernels' context for ``modisco.engine`` (progress bars inside the phases with
-    motifscope's)."""
-    if engine == "motifscope":
-        from motifscope.denovo.engine import substituted_kernels
-        return substituted_kernels(verbose)
-    return contextlib.nullcontext()
+def _raised_in(err: BaseException, path: str) -> bool:
+    """Whether ``err`` was raised from code of the file ``path`` (or what it called)."""
+    return any(frame.filename == path for frame in traceback.extract_tb(err.__traceback__))
