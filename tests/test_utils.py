@@ -60,3 +60,17 @@ def test_numba_kernels_only_for_cpu_runs_that_want_them():
     assert numba_kernels("motifscope.seqlets._seqlets_cpu", torch.device("cuda")) is None
     assert numba_kernels("motifscope.seqlets._seqlets_cpu", cpu, enabled=False) is None
     assert numba_kernels("motifscope._no_such_kernels", cpu) is None  # as without numba
+
+
+def test_progress_bars_start_no_thread(capsys):
+    """A shown bar must not start tqdm's monitor thread: modisco-lite 3.0 forks its
+    kernel compilation and negative metacluster only from a single-threaded process."""
+    import threading
+
+    from motifscope.utils import progress
+
+    before = threading.active_count()
+    with progress(total=3, desc="test", verbose=True) as bar:
+        bar.update(1)
+        assert threading.active_count() == before
+    assert "test" in capsys.readouterr().err

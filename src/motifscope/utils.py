@@ -64,7 +64,12 @@ def progress(iterable: Iterable | None = None, total: int | None = None, desc: s
     scripts set it so that rule logs show progress).
     """
     from tqdm.auto import tqdm
+    from tqdm.std import tqdm as std_tqdm
 
+    # tqdm's monitor is a thread, and a process with a second thread cannot fork safely:
+    # modisco-lite 3.0 then compiles its kernels and runs its negative metacluster in the
+    # process itself instead of in forked children (1.8x slower on the demo)
+    std_tqdm.monitor_interval = 0
     if verbose is None:
         verbose = os.environ.get("MOTIFSCOPE_PROGRESS") == "1" or sys.stderr.isatty()
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not verbose,
