@@ -208,6 +208,29 @@ def test_matched_patterns_pair_runs_by_cwm_and_count(discovered):
     assert matched_patterns(halved, patterns[:1])[1] == patterns[:1]
 
 
+def test_pattern_figure_draws_each_metaclusters_largest(discovered, tmp_path):
+    """Of 20 positive and 2 negative patterns the figure draws the 12 largest positive ones
+    and both negative ones, in the table's order, and says how many it left out."""
+    import dataclasses
+
+    from motifscope.denovo.plots import drawn_patterns, plot_patterns
+    _, _, _, path, _ = discovered
+    base = read_modisco(path)[0][0]
+    many = [dataclasses.replace(base, name=f"pos_patterns.pattern_{k}", n_seqlets=100 + k % 7)
+            for k in range(20)]
+    many += [dataclasses.replace(base, name=f"neg_patterns.pattern_{k}", group="neg_patterns")
+             for k in range(2)]
+    drawn = drawn_patterns(many)
+    positive = [p for p in drawn if p.group == "pos_patterns"]
+    assert len(positive) == 12 and len(drawn) == 14
+    assert min(p.n_seqlets for p in positive) >= max(
+        p.n_seqlets for p in many[:20] if p not in positive)
+    assert drawn == sorted(drawn, key=many.index)
+    plot_patterns(many, pattern_table(many[:1], read_meme(MOTIFS)), read_meme(MOTIFS), 160,
+                  tmp_path / "t.patterns.png")
+    assert (tmp_path / "t.patterns.png").stat().st_size > 0
+
+
 def test_shared_patterns_across_targets(discovered):
     _, _, _, path, _ = discovered
     patterns, _ = read_modisco(path)

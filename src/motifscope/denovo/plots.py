@@ -19,16 +19,34 @@ def _stem(path) -> Path:
 
 PANELS = ["CWM", "CWM (reverse complement)", "PWM (bits)", "best match (bits)",
           "seqlet centres in the window"]
+# Rows drawn per metacluster (its largest patterns); four logos a row cost about 0.6 s, and
+# a figure of 40 rows is too tall to read: the rest are in the table and the report
+MAX_ROWS = {"pos_patterns": 12, "neg_patterns": 6}
+
+
+def drawn_patterns(patterns: list[Pattern]) -> list[Pattern]:
+    """The patterns :func:`plot_patterns` draws: each metacluster's largest, at most
+    :data:`MAX_ROWS` of it, in the given order."""
+    kept = []
+    for group, limit in MAX_ROWS.items():
+        members = [p for p in patterns if p.group == group]
+        largest = set(map(id, sorted(members, key=lambda p: -p.n_seqlets)[:limit]))
+        kept += [p for p in members if id(p) in largest]
+    return sorted(kept, key=patterns.index)
 
 
 def plot_patterns(patterns: list[Pattern], table: pd.DataFrame, database, window: int,
                   path: str | os.PathLike, trim_threshold: float = 0.3) -> None:
-    """Draw every pattern as a row of five panels (:data:`PANELS`) into ``path`` (PNG).
+    """Draw each pattern as a row of five panels (:data:`PANELS`) into ``path`` (PNG): every
+    pattern, or each metacluster's largest (:func:`drawn_patterns`) with a line naming how
+    many more the table holds.
 
     ``table`` is :func:`motifscope.denovo.pattern_table`'s (for the row titles and the best
     match), ``database`` the MotifSet the matches come from, ``window`` the cropped length.
     Without patterns the figure says so.
     """
+    left_out = len(patterns) - len(drawn := drawn_patterns(patterns))
+    patterns = drawn
     rows = max(len(patterns), 1)
     fig, axes = plt.subplots(rows, len(PANELS), figsize=(19, 1.9 * rows), squeeze=False,
                              gridspec_kw={"width_ratios": [3, 3, 3, 3, 2]})
@@ -57,6 +75,9 @@ def plot_patterns(patterns: list[Pattern], table: pd.DataFrame, database, window
         row[4].set_xlim(0, window)
         row[4].set_title(PANELS[4], fontsize=9)
     fig.tight_layout()
+    if left_out:
+        fig.text(0.01, 0.002, f"{left_out} smaller patterns not drawn: see "
+                 f"{Path(path).name.removesuffix('.png')}.tsv and the report", fontsize=9)
     save_figure(fig, _stem(path), formats=("png",))
 
 
