@@ -250,6 +250,27 @@ def test_no_seqlets_gives_an_empty_valid_h5(tmp_path):
     assert pattern_table([], read_meme(MOTIFS)).empty
 
 
+def test_progress_names_the_clustering_steps_and_changes_nothing(discovered, capsys,
+                                                                   tmp_path):
+    """A shown bar counts the positive metacluster's 11 steps and names them (Leiden,
+    merging); the patterns are the same as without it, value for value, and modisco-lite's
+    functions are its own again after the run."""
+    from modiscolite import cluster
+
+    onehot, hyp, _, quiet, _ = discovered
+    leiden = cluster.LeidenCluster
+    result = discover_patterns(onehot, hyp, SETTINGS, verbose=True)
+    err = capsys.readouterr().err
+    assert "round 2: Leiden" in err and "merging similar patterns" in err and "11/11" in err
+    assert cluster.LeidenCluster is leiden
+    write_modisco(tmp_path / "shown.h5", result["pos_patterns"], result["neg_patterns"],
+                  result["window"], result["window_offset"])
+    shown, hidden = _datasets(tmp_path / "shown.h5"), _datasets(quiet)
+    assert shown.keys() == hidden.keys()
+    for key in hidden:
+        np.testing.assert_array_equal(shown[key], hidden[key], err_msg=key)
+
+
 @pytest.mark.parametrize("window", [159, 400])
 def test_window_must_be_even_and_fit(window):
     onehot, hyp, _ = planted_windows()

@@ -16,12 +16,15 @@ that is installed after modisco-lite 3.0 its files replace 3.0's and TF-MoDISco 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 import traceback
 from dataclasses import dataclass
 
 import numpy as np
-from modiscolite import extract_seqlets, tfmodisco
+from modiscolite import aggregator, affinitymat, cluster, extract_seqlets, tfmodisco
 
 from motifscope.errors import InputError
 from motifscope.utils import progress
@@ -108,7 +111,9 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
         Hypothetical attributions of the same windows (``attributions/<target>.h5``).
     settings : ModiscoSettings
     verbose : bool, optional
-        Progress bar (default: when stderr is a terminal or ``MOTIFSCOPE_PROGRESS=1``).
+        Progress bar over the clustering's steps (two rounds of coarse and fine affinities,
+        density adaptation, Leiden and patterns, then the merging), the current step named
+        beside it (default: when stderr is a terminal or ``MOTIFSCOPE_PROGRESS=1``).
 
     Returns
     -------
@@ -132,10 +137,13 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
     one_hot = np.ascontiguousarray(onehot[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
     hyp = np.ascontiguousarray(hypothetical[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
     np.random.seed(settings.seed)
-    with progress(total=1, desc=f"TF-MoDISco on {len(one_hot)} windows", unit="run",
+    # modisco-lite 3.0 clusters the negative metacluster in a child process (not counted)
+    metaclusters = 1 if is_modisco_lite_3() else 2
+    with progress(total=metaclusters * _STEPS_PER_METACLUSTER,
+                  desc=f"TF-MoDISco on {len(one_hot)} windows", unit="step",
                   verbose=verbose) as bar:
-        pos, neg = _tfmodisco(one_hot, hyp, settings)
-        bar.update(1)
+        with contextlib.nullcontext() if bar.disable else _phase_progress(bar):
+            pos, neg = _tfmodisco(one_hot, hyp, settings)
     return {"pos_patterns": pos or None, "neg_patterns": neg or None,
             "window_offset": offset, "window": settings.window}
 
@@ -162,3 +170,63 @@ def _tfmodisco(one_hot: np.ndarray, hyp: np.ndarray, settings: ModiscoSettings):
 def _raised_in(err: BaseException, path: str) -> bool:
     """Whether ``err`` was raised from code of the file ``path`` (or what it called)."""
     return any(frame.filename == path for frame in traceback.extract_tb(err.__traceback__))
+
+
+# What the progress bar counts in one metacluster's clustering: modisco-lite's functions
+# that seqlets_to_patterns calls, in their order, each round of the two (then the merging)
+_STEPS = (("affinitymat", "cosine_similarity_from_seqlets", "round {round}: coarse affinities"),
+          ("affinitymat", "jaccard_from_seqlets", "round {round}: fine affinities"),
+          ("tfmodisco", "_density_adaptation", "round {round}: density adaptation"),
+          ("cluster", "LeidenCluster", "round {round}: Leiden"),
+          ("tfmodisco", "_patterns_from_clusters", "round {round}: patterns of the clusters"),
+          ("aggregator", "_detect_spurious_merging", "merging similar patterns"))
+_STEPS_PER_METACLUSTER = 2 * (len(_STEPS) - 1) + 1
+
+
+@contextlib.contextmanager
+def _phase_progress(bar):
+    """Within the block each step of :data:`_STEPS` advances ``bar`` and names itself in
+    its postfix. The functions are modisco-lite's, called unchanged, and put back after the
+    block. Steps run in another process (modisco-lite 3.0 clusters the negative metacluster
+    in a forked child, whose copy of the bar would print a second one) and the calls inside
+    the merging step and the subpatterns are not counted."""
+    owner = os.getpid()
+    # counting: from a metacluster's first coarse affinities to the end of its merging
+    state = {"round": 0, "counting": False}
+    patched = []
+
+    def counted(function, label):
+        name = function.__name__
+
+        @functools.wraps(function)
+        def step(*args, **kwargs):
+            if os.getpid() != owner:
+                return function(*args, **kwargs)
+            if name == "cosine_similarity_from_seqlets":
+                state["round"] += 1
+                state["counting"] = True
+            if not state["counting"]:
+                return function(*args, **kwargs)
+            bar.set_postfix_str(label.format(round=state["round"]))
+            # the Leiden runs and affinities of the merging step are its own
+            state["counting"] = name != "_detect_spurious_merging"
+            result = function(*args, **kwargs)
+            bar.update(1)
+            if name == "_detect_spurious_merging":
+                state["round"] = 0
+                bar.set_postfix_str("subpatterns")
+            return result
+        return step
+
+    modules = {"affinitymat": affinitymat, "cluster": cluster, "tfmodisco": tfmodisco,
+               "aggregator": aggregator}
+    try:
+        for module_name, name, label in _STEPS:
+            module = modules[module_name]
+            if hasattr(module, name):
+                patched.append((module, name, getattr(module, name)))
+                setattr(module, name, counted(getattr(module, name), label))
+        yield
+    finally:
+        for module, name, function in reversed(patched):
+            setattr(module, name, function)
