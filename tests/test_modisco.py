@@ -252,9 +252,10 @@ def test_no_seqlets_gives_an_empty_valid_h5(tmp_path):
 
 def test_progress_names_the_clustering_steps_and_changes_nothing(discovered, capsys,
                                                                    tmp_path):
-    """A shown bar counts the positive metacluster's 11 steps and names them (Leiden,
-    merging); the patterns are the same as without it, value for value, and modisco-lite's
-    functions are its own again after the run."""
+    """A shown bar counts the 11 steps of each metacluster clustered in this process (the
+    planted windows have only a positive one) and names them (Leiden, merging); the
+    patterns are the same as without it, value for value, and modisco-lite's functions are
+    its own again after the run."""
     from modiscolite import cluster
 
     onehot, hyp, _, quiet, _ = discovered

@@ -137,9 +137,9 @@ def discover_patterns(onehot: np.ndarray, hypothetical: np.ndarray,
     one_hot = np.ascontiguousarray(onehot[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
     hyp = np.ascontiguousarray(hypothetical[:, :, crop].transpose(0, 2, 1), dtype=np.float32)
     np.random.seed(settings.seed)
-    # modisco-lite 3.0 clusters the negative metacluster in a child process (not counted)
-    metaclusters = 1 if is_modisco_lite_3() else 2
-    with progress(total=metaclusters * _STEPS_PER_METACLUSTER,
+    # the positive metacluster's steps; the negative's are added when it is clustered in
+    # this process (modisco-lite 3.0 forks it where numba's threading layer allows)
+    with progress(total=_STEPS_PER_METACLUSTER,
                   desc=f"TF-MoDISco on {len(one_hot)} windows", unit="step",
                   verbose=verbose) as bar:
         with contextlib.nullcontext() if bar.disable else _phase_progress(bar):
@@ -186,13 +186,13 @@ _STEPS_PER_METACLUSTER = 2 * (len(_STEPS) - 1) + 1
 @contextlib.contextmanager
 def _phase_progress(bar):
     """Within the block each step of :data:`_STEPS` advances ``bar`` and names itself in
-    its postfix. The functions are modisco-lite's, called unchanged, and put back after the
+    its postfix; a second metacluster clustered here adds its steps to the total. The functions are modisco-lite's, called unchanged, and put back after the
     block. Steps run in another process (modisco-lite 3.0 clusters the negative metacluster
     in a forked child, whose copy of the bar would print a second one) and the calls inside
     the merging step and the subpatterns are not counted."""
     owner = os.getpid()
     # counting: from a metacluster's first coarse affinities to the end of its merging
-    state = {"round": 0, "counting": False}
+    state = {"round": 0, "counting": False, "metaclusters": 0}
     patched = []
 
     def counted(function, label):
@@ -203,6 +203,11 @@ def _phase_progress(bar):
             if os.getpid() != owner:
                 return function(*args, **kwargs)
             if name == "cosine_similarity_from_seqlets":
+                if state["round"] == 0 and state["metaclusters"]:
+                    # a second metacluster clustered here, not in modisco-lite's child
+                    bar.total += _STEPS_PER_METACLUSTER
+                    bar.refresh()
+                state["metaclusters"] += state["round"] == 0
                 state["round"] += 1
                 state["counting"] = True
             if not state["counting"]:
