@@ -174,22 +174,25 @@ def _raised_in(err: BaseException, path: str) -> bool:
 
 # What the progress bar counts in one metacluster's clustering: modisco-lite's functions
 # that seqlets_to_patterns calls, in their order, each round of the two (then the merging)
-_STEPS = (("affinitymat", "cosine_similarity_from_seqlets", "round {round}: coarse affinities"),
-          ("affinitymat", "jaccard_from_seqlets", "round {round}: fine affinities"),
-          ("tfmodisco", "_density_adaptation", "round {round}: density adaptation"),
-          ("cluster", "LeidenCluster", "round {round}: Leiden"),
-          ("tfmodisco", "_patterns_from_clusters", "round {round}: patterns of the clusters"),
-          ("aggregator", "_detect_spurious_merging", "merging similar patterns"))
+_STEPS = (
+    ("affinitymat", "cosine_similarity_from_seqlets", "round {round}: coarse affinities"),
+    ("affinitymat", "jaccard_from_seqlets", "round {round}: fine affinities"),
+    ("tfmodisco", "_density_adaptation", "round {round}: density adaptation"),
+    ("cluster", "LeidenCluster", "round {round}: Leiden"),
+    ("tfmodisco", "_patterns_from_clusters", "round {round}: patterns of the clusters"),
+    ("aggregator", "_detect_spurious_merging", "merging similar patterns"),
+)
 _STEPS_PER_METACLUSTER = 2 * (len(_STEPS) - 1) + 1
 
 
 @contextlib.contextmanager
 def _phase_progress(bar):
     """Within the block each step of :data:`_STEPS` advances ``bar`` and names itself in
-    its postfix; a second metacluster clustered here adds its steps to the total. The functions are modisco-lite's, called unchanged, and put back after the
-    block. Steps run in another process (modisco-lite 3.0 clusters the negative metacluster
-    in a forked child, whose copy of the bar would print a second one) and the calls inside
-    the merging step and the subpatterns are not counted."""
+    its postfix; a second metacluster clustered here adds its steps to the total. The
+    functions are modisco-lite's, called unchanged, and put back after the block. Steps run
+    in another process (modisco-lite 3.0 forks the negative metacluster where numba's
+    threading layer allows; the child's copy of the bar would print a second one) and the
+    calls inside the merging step and the subpatterns are not counted."""
     owner = os.getpid()
     # counting: from a metacluster's first coarse affinities to the end of its merging
     state = {"round": 0, "counting": False, "metaclusters": 0}
