@@ -1,6 +1,7 @@
 rule modisco:
     """De novo patterns of one target: TF-MoDISco on its attributions (modisco-lite 3.0,
-    called as `modisco motifs` calls it), TOMTOM-labelled, with MEME files, a figure and the pattern seqlets on the genome."""
+    called as `modisco motifs` calls it), TOMTOM-labelled, with MEME files, a figure and
+    the pattern seqlets on the genome."""
     input:
         attributions=result("attributions/{target}.h5"),
         onehot=target_loci("onehot.h5"),
