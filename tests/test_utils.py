@@ -64,7 +64,7 @@ def test_numba_kernels_only_for_cpu_runs_that_want_them():
 
 def test_progress_bars_start_no_thread(capsys):
     """A shown bar must not start tqdm's monitor thread: modisco-lite 3.0 forks its
-    kernel compilation and negative metacluster only from a single-threaded process."""
+    kernel compilation only from a single-threaded process."""
     import threading
 
     from motifscope.utils import progress
