@@ -8,8 +8,8 @@ attribution h5, crops, labels the patterns by TOMTOM and writes the MEME/BED/fig
 (:mod:`motifscope.denovo.discover`, ``modisco_patterns.py``); the command is ``modisco
 motifs``. Both sides run in a fresh process each, timed by wall clock; memory is the peak
 RSS of the largest single process (wait4) and the peak of the RSS summed over the process
-and its children (sampled every 0.2 s: modisco-lite forks its Leiden runs and its negative
-metacluster, and a forked child's RSS also counts the parent's pages it shares). The
+and its children (sampled every 0.2 s: modisco-lite forks its kernel compilation and
+Leiden runs, and a forked child's RSS also counts the parent's pages it shares). The
 settings are the same (target FDR 0.05 as the CLI hard-codes, core 21, flank 10, 2 Leiden
 runs). ``--repeat k`` stacks the windows k times (each copy with its own seqlets) to reach
 a larger seqlet count. The two h5 files are then compared by the issue's criterion: each

@@ -89,6 +89,14 @@ def _datasets(path):
     return out
 
 
+def _assert_same_h5(path, reference):
+    """Both files hold the same datasets (with seqlet counts), value for value."""
+    mine, theirs = _datasets(path), _datasets(reference)
+    assert mine.keys() == theirs.keys() and any(k.endswith("n_seqlets") for k in mine)
+    for key in theirs:
+        np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
+
+
 def test_modisco_lite_is_3_0():
     """The tests compare against modisco-lite 3.0, not modisco 2.x's files under its name
     (the Makefile reinstalls 3.0 after bpnet-lite's dependency)."""
@@ -100,11 +108,7 @@ def test_discover_patterns_is_tfmodisco_value_for_value(discovered, tmp_path):
     """The rule's call writes what modisco-lite's TFMoDISco and save_hdf5 write on the same
     crop and settings, value for value; only our window_offset attribute is added."""
     onehot, hyp, _, ours, _ = discovered
-    mine, theirs = _datasets(ours), _datasets(_reference_h5(onehot, hyp,
-                                                            tmp_path / "reference.h5"))
-    assert mine.keys() == theirs.keys() and any(k.endswith("n_seqlets") for k in mine)
-    for key in theirs:
-        np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
+    _assert_same_h5(ours, _reference_h5(onehot, hyp, tmp_path / "reference.h5"))
 
 
 @pytest.mark.oracle
@@ -125,10 +129,7 @@ def test_same_patterns_as_the_modisco_motifs_command(discovered, tmp_path):
     result = discover_patterns(onehot, hyp, settings, verbose=False)
     write_modisco(tmp_path / "ours.h5", result["pos_patterns"], result["neg_patterns"],
                   result["window"], result["window_offset"])
-    mine, theirs = _datasets(tmp_path / "ours.h5"), _datasets(tmp_path / "cli.h5")
-    assert mine.keys() == theirs.keys() and any(k.endswith("n_seqlets") for k in mine)
-    for key in theirs:
-        np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
+    _assert_same_h5(tmp_path / "ours.h5", tmp_path / "cli.h5")
 
 
 def test_modisco_2_code_is_named_in_a_warning(monkeypatch, caplog):
@@ -266,10 +267,7 @@ def test_progress_names_the_clustering_steps_and_changes_nothing(discovered, cap
     assert cluster.LeidenCluster is leiden
     write_modisco(tmp_path / "shown.h5", result["pos_patterns"], result["neg_patterns"],
                   result["window"], result["window_offset"])
-    shown, hidden = _datasets(tmp_path / "shown.h5"), _datasets(quiet)
-    assert shown.keys() == hidden.keys()
-    for key in hidden:
-        np.testing.assert_array_equal(shown[key], hidden[key], err_msg=key)
+    _assert_same_h5(tmp_path / "shown.h5", quiet)
 
 
 @pytest.mark.parametrize("window", [159, 400])

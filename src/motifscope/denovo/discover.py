@@ -4,9 +4,10 @@ motifscope crops the windows, hands them to ``modiscolite.tfmodisco.TFMoDISco`` 
 ``modisco:`` settings of the config, exactly as ``modisco motifs`` does (float32 (N, W, 4)
 tracks, the same keyword arguments), and writes modisco-lite's h5 layout
 (:func:`motifscope.io.modisco.write_modisco`), so ``modisco report`` and Fi-NeMo read the
-file unchanged. modisco-lite 3.0 is already the fast implementation (compiled kernels, the
-Leiden seeds and the negative metacluster in forked processes): bench/RESULTS.md
-("modisco") measures the rule against the command on the same attributions.
+file unchanged. modisco-lite 3.0 is already the fast implementation (compiled kernels;
+kernel compilation and Leiden seeds in forked processes, and the negative metacluster too
+where numba's threading layer allows): bench/RESULTS.md ("modisco") measures the rule
+against the command on the same attributions.
 
 ``modiscolite`` is also the package name of modisco 2.x, which bpnet-lite depends on: when
 that is installed after modisco-lite 3.0 its files replace 3.0's and TF-MoDISco runs about
@@ -195,7 +196,7 @@ def _phase_progress(bar):
     calls inside the merging step and the subpatterns are not counted."""
     owner = os.getpid()
     # counting: from a metacluster's first coarse affinities to the end of its merging
-    state = {"round": 0, "counting": False, "metaclusters": 0}
+    state = {"round": 0, "counting": False, "started": False}
     patched = []
 
     def counted(function, label):
@@ -206,11 +207,11 @@ def _phase_progress(bar):
             if os.getpid() != owner:
                 return function(*args, **kwargs)
             if name == "cosine_similarity_from_seqlets":
-                if state["round"] == 0 and state["metaclusters"]:
+                if state["round"] == 0 and state["started"]:
                     # a second metacluster clustered here, not in modisco-lite's child
                     bar.total += _STEPS_PER_METACLUSTER
                     bar.refresh()
-                state["metaclusters"] += state["round"] == 0
+                state["started"] = True
                 state["round"] += 1
                 state["counting"] = True
             if not state["counting"]:

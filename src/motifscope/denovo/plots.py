@@ -27,12 +27,11 @@ MAX_ROWS = {"pos_patterns": 12, "neg_patterns": 6}
 def drawn_patterns(patterns: list[Pattern]) -> list[Pattern]:
     """The patterns :func:`plot_patterns` draws: each metacluster's largest, at most
     :data:`MAX_ROWS` of it, in the given order."""
-    kept = []
+    kept = set()
     for group, limit in MAX_ROWS.items():
         members = [p for p in patterns if p.group == group]
-        largest = set(map(id, sorted(members, key=lambda p: -p.n_seqlets)[:limit]))
-        kept += [p for p in members if id(p) in largest]
-    return sorted(kept, key=patterns.index)
+        kept |= set(map(id, sorted(members, key=lambda p: -p.n_seqlets)[:limit]))
+    return [p for p in patterns if id(p) in kept]
 
 
 def plot_patterns(patterns: list[Pattern], table: pd.DataFrame, database, window: int,
